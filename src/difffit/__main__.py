@@ -1,0 +1,5 @@
+import sys
+
+from difffit.cli import main
+
+sys.exit(main())

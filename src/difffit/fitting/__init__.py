@@ -1,0 +1,1 @@
+"""Pure compute of the search: starts, batched optimisation, quality metrics, refinement."""

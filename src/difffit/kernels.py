@@ -1,0 +1,391 @@
+"""Trilinear sampling kernels: the hot loops of difffit.
+
+Two implementations of the same contracts, checked against each other in the tests:
+
+* NumPy arrays → fused Numba kernels (CPU, parallel over placements): for each placement
+  ``p`` and atom ``a`` the point ``R_p @ x_a + t_p`` is mapped to grid coordinates, the 8 corners
+  of its cell are read once, and the value and its spatial gradient are accumulated.
+* torch tensors → vectorised gathers (any device; the CUDA path).
+
+Grid coordinates follow :mod:`difffit.density.map`: fractional ``(i, j, k)`` along (x, y, z);
+``volume[k, j, i]``. A point is inside when ``0 <= i <= nx - 1`` (likewise j, k): corners are
+voxel centres (this is ``grid_sample(align_corners=True)``). Points outside take the value
+``outside`` and a zero gradient.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+from numba import njit, prange
+
+__all__ = [
+    "atom_stats",
+    "corr_stats",
+    "sample_points",
+    "score_and_grad",
+    "set_num_threads",
+]
+
+
+def set_num_threads(n: int | None) -> int:
+    """Threads for the CPU kernels (and torch); ``None`` = all cores. Returns the count used."""
+    import numba
+
+    n = int(n or os.cpu_count() or 1)
+    n = max(1, min(n, numba.config.NUMBA_NUM_THREADS))
+    numba.set_num_threads(n)
+    torch.set_num_threads(n)
+    return n
+
+
+# ---------------------------------------------------------------------------- numba kernels
+@njit(cache=True, fastmath=True, parallel=True)
+def _nb_sample_points(vol, ijk, outside, out):  # pragma: no cover - compiled
+    nz, ny, nx = vol.shape
+    for a in prange(ijk.shape[0]):
+        fi = ijk[a, 0]
+        fj = ijk[a, 1]
+        fk = ijk[a, 2]
+        if not (fi >= 0.0 and fj >= 0.0 and fk >= 0.0 and fi <= nx - 1 and fj <= ny - 1 and fk <= nz - 1):
+            out[a] = outside
+            continue
+        i0 = min(int(fi), nx - 2)
+        j0 = min(int(fj), ny - 2)
+        k0 = min(int(fk), nz - 2)
+        dx = fi - i0
+        dy = fj - j0
+        dz = fk - k0
+        c00 = vol[k0, j0, i0] + dx * (vol[k0, j0, i0 + 1] - vol[k0, j0, i0])
+        c01 = vol[k0, j0 + 1, i0] + dx * (vol[k0, j0 + 1, i0 + 1] - vol[k0, j0 + 1, i0])
+        c10 = vol[k0 + 1, j0, i0] + dx * (vol[k0 + 1, j0, i0 + 1] - vol[k0 + 1, j0, i0])
+        c11 = vol[k0 + 1, j0 + 1, i0] + dx * (vol[k0 + 1, j0 + 1, i0 + 1] - vol[k0 + 1, j0 + 1, i0])
+        c0 = c00 + dy * (c01 - c00)
+        c1 = c10 + dy * (c11 - c10)
+        out[a] = c0 + dz * (c1 - c0)
+
+
+@njit(cache=True, fastmath=True, parallel=True)
+def _nb_score_grad(vol, xyz, rot, shift, origin, inv_vs, outside, val, g_t, g_r):  # pragma: no cover
+    nz, ny, nx = vol.shape
+    n_pl = rot.shape[0]
+    n_at = xyz.shape[0]
+    ox = origin[0]
+    oy = origin[1]
+    oz = origin[2]
+    sx = inv_vs[0]
+    sy = inv_vs[1]
+    sz = inv_vs[2]
+    for p in prange(n_pl):
+        r00 = rot[p, 0, 0]
+        r01 = rot[p, 0, 1]
+        r02 = rot[p, 0, 2]
+        r10 = rot[p, 1, 0]
+        r11 = rot[p, 1, 1]
+        r12 = rot[p, 1, 2]
+        r20 = rot[p, 2, 0]
+        r21 = rot[p, 2, 1]
+        r22 = rot[p, 2, 2]
+        # grid coordinate = (R x + t - origin) * inv_vs, folded into one affine map
+        a00 = r00 * sx
+        a01 = r01 * sx
+        a02 = r02 * sx
+        a10 = r10 * sy
+        a11 = r11 * sy
+        a12 = r12 * sy
+        a20 = r20 * sz
+        a21 = r21 * sz
+        a22 = r22 * sz
+        b0 = (shift[p, 0] - ox) * sx
+        b1 = (shift[p, 1] - oy) * sy
+        b2 = (shift[p, 2] - oz) * sz
+        acc = 0.0
+        gx = 0.0
+        gy = 0.0
+        gz = 0.0
+        m00 = 0.0
+        m01 = 0.0
+        m02 = 0.0
+        m10 = 0.0
+        m11 = 0.0
+        m12 = 0.0
+        m20 = 0.0
+        m21 = 0.0
+        m22 = 0.0
+        for a in range(n_at):
+            x = xyz[a, 0]
+            y = xyz[a, 1]
+            z = xyz[a, 2]
+            fi = a00 * x + a01 * y + a02 * z + b0
+            fj = a10 * x + a11 * y + a12 * z + b1
+            fk = a20 * x + a21 * y + a22 * z + b2
+            if not (fi >= 0.0 and fj >= 0.0 and fk >= 0.0 and fi <= nx - 1 and fj <= ny - 1 and fk <= nz - 1):
+                acc += outside
+                continue
+            i0 = min(int(fi), nx - 2)
+            j0 = min(int(fj), ny - 2)
+            k0 = min(int(fk), nz - 2)
+            dx = fi - i0
+            dy = fj - j0
+            dz = fk - k0
+            v000 = vol[k0, j0, i0]
+            v001 = vol[k0, j0, i0 + 1]
+            v010 = vol[k0, j0 + 1, i0]
+            v011 = vol[k0, j0 + 1, i0 + 1]
+            v100 = vol[k0 + 1, j0, i0]
+            v101 = vol[k0 + 1, j0, i0 + 1]
+            v110 = vol[k0 + 1, j0 + 1, i0]
+            v111 = vol[k0 + 1, j0 + 1, i0 + 1]
+            e00 = v001 - v000
+            e01 = v011 - v010
+            e10 = v101 - v100
+            e11 = v111 - v110
+            c00 = v000 + dx * e00
+            c01 = v010 + dx * e01
+            c10 = v100 + dx * e10
+            c11 = v110 + dx * e11
+            c0 = c00 + dy * (c01 - c00)
+            c1 = c10 + dy * (c11 - c10)
+            acc += c0 + dz * (c1 - c0)
+            # d/dfi, d/dfj, d/dfk of the trilinear interpolant
+            ex0 = e00 + dy * (e01 - e00)
+            ex1 = e10 + dy * (e11 - e10)
+            di = ex0 + dz * (ex1 - ex0)
+            dj = (c01 - c00) + dz * ((c11 - c10) - (c01 - c00))
+            dk = c1 - c0
+            wx = di * sx
+            wy = dj * sy
+            wz = dk * sz
+            gx += wx
+            gy += wy
+            gz += wz
+            m00 += wx * x
+            m01 += wx * y
+            m02 += wx * z
+            m10 += wy * x
+            m11 += wy * y
+            m12 += wy * z
+            m20 += wz * x
+            m21 += wz * y
+            m22 += wz * z
+        inv_n = 1.0 / n_at
+        val[p] = acc * inv_n
+        g_t[p, 0] = gx * inv_n
+        g_t[p, 1] = gy * inv_n
+        g_t[p, 2] = gz * inv_n
+        g_r[p, 0, 0] = m00 * inv_n
+        g_r[p, 0, 1] = m01 * inv_n
+        g_r[p, 0, 2] = m02 * inv_n
+        g_r[p, 1, 0] = m10 * inv_n
+        g_r[p, 1, 1] = m11 * inv_n
+        g_r[p, 1, 2] = m12 * inv_n
+        g_r[p, 2, 0] = m20 * inv_n
+        g_r[p, 2, 1] = m21 * inv_n
+        g_r[p, 2, 2] = m22 * inv_n
+
+
+@njit(cache=True, fastmath=True, parallel=True)
+def _nb_corr_stats(vol, xyz, weights, rot, shift, origin, inv_vs, level, out):  # pragma: no cover
+    """Per placement: sum t, sum t^2, sum w t, count(t >= level), count inside box."""
+    nz, ny, nx = vol.shape
+    n_pl = rot.shape[0]
+    n_at = xyz.shape[0]
+    for p in prange(n_pl):
+        s_t = 0.0
+        s_tt = 0.0
+        s_wt = 0.0
+        n_in = 0.0
+        n_box = 0.0
+        for a in range(n_at):
+            x = xyz[a, 0]
+            y = xyz[a, 1]
+            z = xyz[a, 2]
+            fi = (rot[p, 0, 0] * x + rot[p, 0, 1] * y + rot[p, 0, 2] * z + shift[p, 0] - origin[0]) * inv_vs[0]
+            fj = (rot[p, 1, 0] * x + rot[p, 1, 1] * y + rot[p, 1, 2] * z + shift[p, 1] - origin[1]) * inv_vs[1]
+            fk = (rot[p, 2, 0] * x + rot[p, 2, 1] * y + rot[p, 2, 2] * z + shift[p, 2] - origin[2]) * inv_vs[2]
+            if not (fi >= 0.0 and fj >= 0.0 and fk >= 0.0 and fi <= nx - 1 and fj <= ny - 1 and fk <= nz - 1):
+                continue
+            i0 = min(int(fi), nx - 2)
+            j0 = min(int(fj), ny - 2)
+            k0 = min(int(fk), nz - 2)
+            dx = fi - i0
+            dy = fj - j0
+            dz = fk - k0
+            c00 = vol[k0, j0, i0] + dx * (vol[k0, j0, i0 + 1] - vol[k0, j0, i0])
+            c01 = vol[k0, j0 + 1, i0] + dx * (vol[k0, j0 + 1, i0 + 1] - vol[k0, j0 + 1, i0])
+            c10 = vol[k0 + 1, j0, i0] + dx * (vol[k0 + 1, j0, i0 + 1] - vol[k0 + 1, j0, i0])
+            c11 = vol[k0 + 1, j0 + 1, i0] + dx * (vol[k0 + 1, j0 + 1, i0 + 1] - vol[k0 + 1, j0 + 1, i0])
+            c0 = c00 + dy * (c01 - c00)
+            c1 = c10 + dy * (c11 - c10)
+            t = c0 + dz * (c1 - c0)
+            s_t += t
+            s_tt += t * t
+            s_wt += weights[a] * t
+            n_box += 1.0
+            if t >= level:
+                n_in += 1.0
+        out[p, 0] = s_t
+        out[p, 1] = s_tt
+        out[p, 2] = s_wt
+        out[p, 3] = n_in
+        out[p, 4] = n_box
+
+
+# ---------------------------------------------------------------------------- torch versions
+def _torch_trilinear(vol: torch.Tensor, ijk: torch.Tensor, outside: float, *, grad: bool):
+    """Values (and grid-unit gradients) of ``vol`` [z, y, x] at grid points ``ijk`` (..., 3)."""
+    nz, ny, nx = vol.shape
+    fi, fj, fk = ijk.unbind(-1)
+    inside = (fi >= 0) & (fj >= 0) & (fk >= 0) & (fi <= nx - 1) & (fj <= ny - 1) & (fk <= nz - 1)
+    i0 = fi.clamp(0, nx - 1).floor().clamp(max=nx - 2)
+    j0 = fj.clamp(0, ny - 1).floor().clamp(max=ny - 2)
+    k0 = fk.clamp(0, nz - 1).floor().clamp(max=nz - 2)
+    dx = (fi - i0).clamp(0, 1)
+    dy = (fj - j0).clamp(0, 1)
+    dz = (fk - k0).clamp(0, 1)
+    i0l, j0l, k0l = i0.long(), j0.long(), k0.long()
+    flat = vol.reshape(-1)
+    base = (k0l * ny + j0l) * nx + i0l
+
+    def at(dk: int, dj: int, di: int) -> torch.Tensor:
+        return flat[base + (dk * ny + dj) * nx + di]
+
+    v000, v001, v010, v011 = at(0, 0, 0), at(0, 0, 1), at(0, 1, 0), at(0, 1, 1)
+    v100, v101, v110, v111 = at(1, 0, 0), at(1, 0, 1), at(1, 1, 0), at(1, 1, 1)
+    e00, e01, e10, e11 = v001 - v000, v011 - v010, v101 - v100, v111 - v110
+    c00, c01, c10, c11 = v000 + dx * e00, v010 + dx * e01, v100 + dx * e10, v110 + dx * e11
+    c0 = c00 + dy * (c01 - c00)
+    c1 = c10 + dy * (c11 - c10)
+    val = torch.where(inside, c0 + dz * (c1 - c0), torch.full_like(c0, outside))
+    if not grad:
+        return val, None
+    ex0 = e00 + dy * (e01 - e00)
+    ex1 = e10 + dy * (e11 - e10)
+    di = ex0 + dz * (ex1 - ex0)
+    dj = (c01 - c00) + dz * ((c11 - c10) - (c01 - c00))
+    dk = c1 - c0
+    g = torch.stack([di, dj, dk], dim=-1) * inside.unsqueeze(-1)
+    return val, g
+
+
+def _torch_grid(xyz, rot, shift, origin, inv_vs):
+    pts = torch.einsum("pij,aj->pai", rot, xyz) + shift[:, None, :]
+    return (pts - origin) * inv_vs
+
+
+# ---------------------------------------------------------------------------- public contracts
+def sample_points(volume: np.ndarray, ijk: np.ndarray, outside: float = 0.0) -> np.ndarray:
+    """Trilinear values of ``volume`` [z, y, x] at fractional grid points ``ijk`` (n, 3)."""
+    vol = np.ascontiguousarray(volume)
+    pts = np.ascontiguousarray(ijk, dtype=vol.dtype)
+    out = np.empty(len(pts), dtype=vol.dtype)
+    _nb_sample_points(vol, pts, vol.dtype.type(outside), out)
+    return out
+
+
+def score_and_grad(
+    volume: torch.Tensor,
+    xyz: torch.Tensor,
+    rot: torch.Tensor,
+    shift: torch.Tensor,
+    origin_xyz: torch.Tensor,
+    inv_voxel_xyz: torch.Tensor,
+    outside: float,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Mean volume value at transformed atoms, and its gradients, for every placement.
+
+    Parameters
+    ----------
+    volume : (nz, ny, nx) tensor
+    xyz : (n_atoms, 3) tensor, Å — atom positions in the structure's (centred) frame
+    rot : (n_placements, 3, 3) tensor
+    shift : (n_placements, 3) tensor, Å
+    origin_xyz, inv_voxel_xyz : (3,) tensors — map origin (Å) and 1 / voxel size (1/Å)
+    outside : float — value of points beyond the box (zero gradient there)
+
+    Returns
+    -------
+    value : (n_placements,) — mean over atoms of ``volume(R x + t)``
+    grad_shift : (n_placements, 3) — d value / d t
+    grad_rot : (n_placements, 3, 3) — d value / d R (= mean of g xᵀ)
+    """
+    if volume.device.type == "cpu":
+        dt = volume.dtype
+        n_pl = rot.shape[0]
+        val = torch.empty(n_pl, dtype=dt)
+        g_t = torch.empty(n_pl, 3, dtype=dt)
+        g_r = torch.empty(n_pl, 3, 3, dtype=dt)
+        _nb_score_grad(
+            volume.contiguous().numpy(),
+            xyz.to(dt).contiguous().numpy(),
+            rot.detach().to(dt).contiguous().numpy(),
+            shift.detach().to(dt).contiguous().numpy(),
+            origin_xyz.to(dt).numpy(),
+            inv_voxel_xyz.to(dt).numpy(),
+            float(outside),
+            val.numpy(),
+            g_t.numpy(),
+            g_r.numpy(),
+        )
+        return val, g_t, g_r
+    return score_and_grad_torch(volume, xyz, rot, shift, origin_xyz, inv_voxel_xyz, outside)
+
+
+def score_and_grad_torch(volume, xyz, rot, shift, origin_xyz, inv_voxel_xyz, outside):
+    """The torch implementation of :func:`score_and_grad` (any device; chunked over placements)."""
+    n_pl, n_at = rot.shape[0], xyz.shape[0]
+    chunk = max(1, int(2**24 // max(n_at, 1)))
+    vals, gts, grs = [], [], []
+    for s in range(0, n_pl, chunk):
+        r, t = rot[s : s + chunk].detach(), shift[s : s + chunk].detach()
+        ijk = _torch_grid(xyz, r, t, origin_xyz, inv_voxel_xyz)
+        v, g = _torch_trilinear(volume, ijk, outside, grad=True)
+        g = g * inv_voxel_xyz  # world units
+        vals.append(v.mean(dim=1))
+        gts.append(g.mean(dim=1))
+        grs.append(torch.einsum("pai,aj->pij", g, xyz) / n_at)
+    return torch.cat(vals), torch.cat(gts), torch.cat(grs)
+
+
+def corr_stats(
+    volume: np.ndarray,
+    xyz: np.ndarray,
+    weights: np.ndarray,
+    rot: np.ndarray,
+    shift: np.ndarray,
+    origin_xyz: np.ndarray,
+    voxel_xyz: np.ndarray,
+    level: float,
+) -> np.ndarray:
+    """Sums for correlation metrics over transformed points, one row per placement.
+
+    Returns an (n_placements, 5) float64 array: Σt, Σt², Σw·t, #(t ≥ level), #(inside the box),
+    with ``t`` the volume sampled at ``R x + t`` (points beyond the box are skipped).
+    """
+    out = np.empty((len(rot), 5), dtype=np.float64)
+    if len(rot) == 0:
+        return out
+    _nb_corr_stats(
+        np.ascontiguousarray(volume, dtype=np.float32),
+        np.ascontiguousarray(xyz, dtype=np.float64),
+        np.ascontiguousarray(weights, dtype=np.float64),
+        np.ascontiguousarray(rot, dtype=np.float64),
+        np.ascontiguousarray(shift, dtype=np.float64),
+        np.asarray(origin_xyz, dtype=np.float64),
+        1.0 / np.asarray(voxel_xyz, dtype=np.float64),
+        float(level),
+        out,
+    )
+    return out
+
+
+def atom_stats(volume, xyz, rot, shift, origin_xyz, voxel_xyz, level):
+    """Mean value at the atoms and the fraction at or above ``level``, per placement.
+
+    Atoms beyond the box count as value 0 and as outside the contour.
+    """
+    s = corr_stats(volume, xyz, np.zeros(len(xyz)), rot, shift, origin_xyz, voxel_xyz, level)
+    n = float(len(xyz))
+    return s[:, 0] / n, s[:, 3] / n

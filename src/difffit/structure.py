@@ -1,0 +1,207 @@
+"""The atomic structure value object.
+
+A :class:`Structure` holds the heavy atoms of one model (the first) of a structure file, as
+arrays in the file's own coordinate frame (x, y, z in Å), plus the parsed file itself so that a
+fitted copy can be written with everything else preserved (chains, residues, B-factors,
+hydrogens, ligands). Atom selections are boolean masks over the heavy atoms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from difffit.errors import ConfigError, StructureError
+
+__all__ = ["SELECTIONS", "Structure"]
+
+#: Atom selections: "all" heavy atoms (waters excluded), "backbone", "ca" (one atom per residue).
+SELECTIONS = ("all", "backbone", "ca")
+
+_PROTEIN_BACKBONE = frozenset({"N", "CA", "C", "O"})
+_NUCLEIC_BACKBONE = frozenset({"P", "O5'", "C5'", "C4'", "C3'", "O3'"})
+
+
+@dataclass(frozen=True, eq=False)
+class Structure:
+    """Heavy atoms of one structure (first model), in the file's frame.
+
+    Attributes
+    ----------
+    name : str
+        Display name (file stem by default).
+    coords_xyz : (n, 3) float64 array, Å
+    elements : (n,) array of str
+        Element symbols, upper case.
+    atomic_numbers : (n,) int array
+    atom_names, residue_names, chain_ids : (n,) arrays of str
+    residue_numbers : (n,) int array
+    insertion_codes : (n,) array of str
+    source : Path or None
+        File the structure was read from.
+    chains : tuple of str
+        Chain IDs present, in file order.
+    """
+
+    name: str
+    coords_xyz: np.ndarray
+    elements: np.ndarray
+    atomic_numbers: np.ndarray
+    atom_names: np.ndarray
+    residue_names: np.ndarray
+    chain_ids: np.ndarray
+    residue_numbers: np.ndarray
+    insertion_codes: np.ndarray
+    source: Path | None = None
+    model: Any = None  #: the parsed gemmi.Structure (first model only), for writing
+
+    def __post_init__(self) -> None:
+        n = len(self.coords_xyz)
+        xyz = np.array(self.coords_xyz, dtype=np.float64).reshape(-1, 3)
+        xyz.setflags(write=False)
+        object.__setattr__(self, "coords_xyz", xyz)
+        for name in (
+            "elements",
+            "atomic_numbers",
+            "atom_names",
+            "residue_names",
+            "chain_ids",
+            "residue_numbers",
+            "insertion_codes",
+        ):
+            arr = np.asarray(getattr(self, name))
+            if len(arr) != n:
+                raise ValueError(f"{name} has {len(arr)} entries for {n} atoms")
+            arr = arr.copy()
+            arr.setflags(write=False)
+            object.__setattr__(self, name, arr)
+        if n == 0:
+            where = f"{self.source}: " if self.source else ""
+            raise StructureError(f"{where}no heavy atoms in the structure")
+
+    # ------------------------------------------------------------------ basics
+    def __len__(self) -> int:
+        return len(self.coords_xyz)
+
+    @property
+    def chains(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for c in self.chain_ids:
+            seen.setdefault(str(c), None)
+        return tuple(seen)
+
+    @property
+    def centre_xyz(self) -> np.ndarray:
+        """Mean position of the heavy atoms (Å)."""
+        return self.coords_xyz.mean(axis=0)
+
+    @property
+    def radius(self) -> float:
+        """Largest distance (Å) of a heavy atom from :attr:`centre_xyz`."""
+        return float(np.linalg.norm(self.coords_xyz - self.centre_xyz, axis=1).max())
+
+    @property
+    def n_residues(self) -> int:
+        keys = set(zip(self.chain_ids, self.residue_numbers, self.insertion_codes, strict=True))
+        return len(keys)
+
+    @property
+    def mass_da(self) -> float:
+        """Approximate mass (Da) of the heavy atoms, hydrogens added as 1 per heavy atom."""
+        masses = {1: 1.008, 6: 12.011, 7: 14.007, 8: 15.999, 15: 30.974, 16: 32.06}
+        m = np.array([masses.get(int(z), 2.0 * int(z)) for z in self.atomic_numbers])
+        return float(m.sum() + len(m) * 1.008)
+
+    # -------------------------------------------------------------- selections
+    def mask(self, selection: str) -> np.ndarray:
+        """Boolean mask (n,) of an atom selection: ``"all"``, ``"backbone"`` or ``"ca"``.
+
+        ``"ca"`` takes CA of amino acids and P of nucleotides; ``"backbone"`` N, CA, C, O of
+        amino acids and the sugar-phosphate backbone of nucleotides.
+        """
+        if selection == "all":
+            return np.ones(len(self), dtype=bool)
+        if selection not in SELECTIONS:
+            raise ConfigError(
+                f"atom selection {selection!r} is not one of {', '.join(SELECTIONS)}"
+            )
+        names = self.atom_names
+        if selection == "ca":
+            return (names == "CA") & (self.elements == "C") | (names == "P")
+        backbone = np.isin(names, list(_PROTEIN_BACKBONE | _NUCLEIC_BACKBONE))
+        return backbone
+
+    def trace_mask(self) -> np.ndarray:
+        """CA (amino acids) and P (nucleotides) atoms: what CA RMSD is computed over."""
+        return self.mask("ca")
+
+    def residue_keys(self, mask: np.ndarray | None = None) -> list[tuple[str, int, str, str]]:
+        """(chain, residue number, insertion code, atom name) of the atoms in ``mask``."""
+        idx = np.arange(len(self)) if mask is None else np.flatnonzero(mask)
+        return [
+            (str(self.chain_ids[i]), int(self.residue_numbers[i]), str(self.insertion_codes[i]),
+             str(self.atom_names[i]))
+            for i in idx
+        ]  # fmt: skip
+
+    def sequence(self, chain: str) -> str:
+        """One-letter sequence of a chain (X for unknown residues)."""
+        import gemmi
+
+        seen: dict[tuple[int, str], str] = {}
+        sel = self.chain_ids == chain
+        for rn, ic, name in zip(
+            self.residue_numbers[sel], self.insertion_codes[sel], self.residue_names[sel],
+            strict=True,
+        ):
+            seen.setdefault((int(rn), str(ic)), str(name))
+        return gemmi.one_letter_code(list(seen.values()))
+
+    def subset(self, mask: np.ndarray, *, name: str | None = None) -> Structure:
+        """A new structure with only the atoms in ``mask`` (the written model keeps its chains)."""
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            raise StructureError(f"{self.name}: the selection leaves no atoms")
+        return Structure(
+            name=name or self.name,
+            coords_xyz=self.coords_xyz[mask],
+            elements=self.elements[mask],
+            atomic_numbers=self.atomic_numbers[mask],
+            atom_names=self.atom_names[mask],
+            residue_names=self.residue_names[mask],
+            chain_ids=self.chain_ids[mask],
+            residue_numbers=self.residue_numbers[mask],
+            insertion_codes=self.insertion_codes[mask],
+            source=self.source,
+            model=self.model,
+        )
+
+    def select_chains(self, chains: list[str] | tuple[str, ...]) -> Structure:
+        """Only the given chains (also in the model written after fitting)."""
+        missing = [c for c in chains if c not in self.chains]
+        if missing:
+            where = self.source or self.name
+            raise StructureError(
+                f"{where}: no chain {', '.join(missing)} (chains present: {', '.join(self.chains)})"
+            )
+        mask = np.isin(self.chain_ids, list(chains))
+        model = None
+        if self.model is not None:
+            model = self.model.clone()
+            for ch_name in [ch.name for ch in model[0]]:
+                if ch_name not in chains:
+                    model[0].remove_chain(ch_name)
+            model.remove_empty_chains()
+        suffix = "_" + "".join(chains)
+        base = self.subset(mask, name=self.name + suffix)
+        object.__setattr__(base, "model", model)
+        return base
+
+    def __repr__(self) -> str:
+        return (
+            f"Structure({self.name!r}, atoms={len(self)}, chains={','.join(self.chains)}, "
+            f"residues={self.n_residues})"
+        )
