@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
-from conftest import data_path
 from difffit import DensityMap, RigidTransform, Structure, simulate_on_grid
 from difffit.composite import matched_resolution, zero_fit, zero_placements
 from difffit.density.zero import RULES, ZeroResult, peak_value, restore_density, zero_density
 from difffit.errors import ConfigError
+from tests.conftest import data_path
 
 
 def blob_structure(centre, n, rng, *, radius=6.0, name="blob", chain="A") -> Structure:
