@@ -25,10 +25,17 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "carries a secret token; keep it to yourself.",
     )
     p.add_argument("results", type=Path, metavar="RESULTS_DIR", help="a difffit results folder")
-    p.add_argument("--port", type=int, metavar="P",
-                   help=f"port (default {DEFAULT_PORT}, or a free one when that is taken)")
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to bind (default %(default)s: this machine only)")
+    p.add_argument(
+        "--port",
+        type=int,
+        metavar="P",
+        help=f"port (default {DEFAULT_PORT}, or a free one when that is taken)",
+    )
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default %(default)s: this machine only)",
+    )
     p.add_argument("--no-browser", action="store_true", help="print the URL, open no browser")
     p.set_defaults(run=run)
     return p
@@ -50,14 +57,19 @@ def run(args: argparse.Namespace) -> int:
              ws.working_map_path(), "x".join(map(str, info["shape_zyx"][::-1])),
              "x".join(map(str, info["display_shape_zyx"][::-1])), ws.level)  # fmt: skip
     try:
-        server = ViewerServer(ws, host=args.host, port=DEFAULT_PORT if args.port is None else args.port)
+        server = ViewerServer(
+            ws, host=args.host, port=DEFAULT_PORT if args.port is None else args.port
+        )
     except OSError as exc:
         if args.port is None and exc.errno == errno.EADDRINUSE:
             server = ViewerServer(ws, host=args.host, port=0)
         else:
             raise ConfigError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     if args.host not in ("127.0.0.1", "localhost", "::1"):
-        log.warning("listening on %s: other machines can reach the viewer (the token still guards it)", args.host)
+        log.warning(
+            "listening on %s: other machines can reach the viewer (the token still guards it)",
+            args.host,
+        )
     print(f"difffit view: serving {ws.root}\n\n    {server.url}\n\n(Ctrl+C to stop)", flush=True)
     if not args.no_browser:
         try:

@@ -116,12 +116,16 @@ def points_mmcif(
     group: np.ndarray | None = None,
     ids: np.ndarray | None = None,
     name: str = "difffit_fits",
+    low_percentile: float = 0.0,
 ) -> tuple[str, float, float]:
     """A point cloud as an mmCIF of pseudo-atoms, one per point, for Mol*.
 
     Each point is a one-atom residue ``FIT`` numbered by its id, in chain ``group`` (e.g. the
     structure index as a letter). Its B-factor is ``values`` scaled to 0 (lowest) … 100
     (highest), so that a B-factor colour scale with domain [0, 100] colours points by value.
+    With ``low_percentile`` > 0 the scale starts at that percentile of the values (those below
+    get 0): a few placements that drifted far out of the map then do not squeeze the colours
+    of all the others.
 
     Parameters
     ----------
@@ -134,21 +138,25 @@ def points_mmcif(
         Residue number of each point (default 0 … n-1).
     name : str
         The data block name.
+    low_percentile : float
+        Percentile (0 … 100) of the finite values where the scale starts.
 
     Returns
     -------
     (str, float, float)
-        The mmCIF text and the value range (min, max) mapped to 0 … 100.
+        The mmCIF text and the value range (low, max) mapped to 0 … 100.
     """
     xyz = np.asarray(centres_xyz, dtype=np.float64).reshape(-1, 3)
     v = np.asarray(values, dtype=np.float64).reshape(-1)
     if len(v) != len(xyz):
         raise ValueError(f"{len(xyz)} points but {len(v)} values")
     finite = np.isfinite(v)
-    lo = float(v[finite].min()) if finite.any() else 0.0
+    if not 0.0 <= low_percentile <= 100.0:
+        raise ValueError(f"low_percentile must be in [0, 100], got {low_percentile}")
+    lo = float(np.percentile(v[finite], low_percentile)) if finite.any() else 0.0
     hi = float(v[finite].max()) if finite.any() else 1.0
     span = hi - lo if hi > lo else 1.0
-    b = np.where(finite, (v - lo) / span * 100.0, 0.0)
+    b = np.where(finite, np.clip((v - lo) / span, 0.0, 1.0) * 100.0, 0.0)
     n = len(xyz)
     group = np.full(n, "A") if group is None else np.asarray(group).astype(str)
     ids = np.arange(n) if ids is None else np.asarray(ids).astype(int)
@@ -160,11 +168,16 @@ def points_mmcif(
         "_atom_site.id",
         "_atom_site.type_symbol",
         "_atom_site.label_atom_id",
+        "_atom_site.label_alt_id",
         "_atom_site.label_comp_id",
         "_atom_site.label_asym_id",
+        "_atom_site.label_entity_id",
         "_atom_site.label_seq_id",
+        "_atom_site.pdbx_PDB_ins_code",
         "_atom_site.auth_seq_id",
+        "_atom_site.auth_comp_id",
         "_atom_site.auth_asym_id",
+        "_atom_site.auth_atom_id",
         "_atom_site.Cartn_x",
         "_atom_site.Cartn_y",
         "_atom_site.Cartn_z",
@@ -176,7 +189,7 @@ def points_mmcif(
         g = _cif_token(group[i])
         x, y, z = xyz[i]
         lines.append(
-            f"HETATM {i + 1} C C FIT {g} {ids[i]} {ids[i]} {g} "
+            f"HETATM {i + 1} C C . FIT {g} 1 {ids[i]} ? {ids[i]} FIT {g} C "
             f"{x:.3f} {y:.3f} {z:.3f} 1.00 {b[i]:.2f} 1"
         )
     lines.append("#")
@@ -188,4 +201,3 @@ def transforms_flat(rows: list[dict], columns: tuple[str, ...]) -> np.ndarray:
     return np.array([[float(r[c]) for c in columns] for r in rows], dtype=np.float64).reshape(
         -1, 12
     )
-

@@ -154,11 +154,13 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _HTTPServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
 
     # ------------------------------------------------------------------ replies
-    def _send(self, status: int, body: bytes, ctype: str, headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, status: int, body: bytes, ctype: str, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -191,7 +193,10 @@ class _Handler(BaseHTTPRequestHandler):
         query = parse_qs(parts.query, keep_blank_values=True)
         token = self.headers.get("X-DiffFit-Token") or (query.get("token") or [None])[0]
         if not viewer.token_ok(token):
-            self._error(HTTPStatus.FORBIDDEN, "forbidden: missing or wrong token (open the URL difffit view printed)")
+            self._error(
+                HTTPStatus.FORBIDDEN,
+                "forbidden: missing or wrong token (open the URL difffit view printed)",
+            )
             return None
         return parts.path, query
 
@@ -225,7 +230,9 @@ class _Handler(BaseHTTPRequestHandler):
             pass
         except Exception as exc:
             log.error("internal error on %s %s:\n%s", method, path, traceback.format_exc())
-            self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"internal error: {type(exc).__name__}: {exc}")
+            self._error(
+                HTTPStatus.INTERNAL_SERVER_ERROR, f"internal error: {type(exc).__name__}: {exc}"
+            )
 
     # ------------------------------------------------------------------ GET
     def _get(self, path: str, query: dict[str, list[str]]) -> None:
@@ -233,7 +240,7 @@ class _Handler(BaseHTTPRequestHandler):
         if path in ("/", "/index.html"):
             return self._index()
         if path.startswith("/static/"):
-            return self._static(path[len("/static/"):])
+            return self._static(path[len("/static/") :])
         if path == "/api/session":
             return self._json(ws.session())
         if path == "/api/clusters":
@@ -268,7 +275,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _static(self, rel: str) -> None:
         rel = unquote(rel)
         target = (STATIC_DIR / rel).resolve()
-        if not target.is_relative_to(STATIC_DIR) or not target.is_file() or target.name.startswith("."):
+        if (
+            not target.is_relative_to(STATIC_DIR)
+            or not target.is_file()
+            or target.name.startswith(".")
+        ):
             return self._error(HTTPStatus.NOT_FOUND, f"not found: /static/{rel}")
         if target.parent == MOLSTAR_DIR and not molstar_available():
             return self._error(HTTPStatus.NOT_FOUND, "Mol* is not built: run scripts/build-viewer")

@@ -62,6 +62,8 @@ TABLE_COLUMNS = (
 )  # fmt: skip
 #: fits.csv columns the point cloud can be coloured by.
 POINT_METRICS = ("score", "density", "overlap", "correlation", "cam", "inside")
+#: The point colours start at this percentile of the metric (the lowest 5 % share one colour).
+POINT_LOW_PERCENTILE = 5.0
 
 
 def _safe_name(text: str) -> str:
@@ -145,7 +147,9 @@ class Workspace:
         Maps with a longer edge are block-averaged before they are sent to the browser.
     """
 
-    def __init__(self, results_dir: str | os.PathLike[str], *, display_max_voxels: int = DISPLAY_MAX_VOXELS):
+    def __init__(
+        self, results_dir: str | os.PathLike[str], *, display_max_voxels: int = DISPLAY_MAX_VOXELS
+    ):
         self.root = Path(results_dir).resolve()
         if not self.root.is_dir():
             raise ResultsError(f"{results_dir}: no such results folder")
@@ -165,6 +169,7 @@ class Workspace:
         self._lock = threading.RLock()
         self._maps: dict[str, DensityMap] = {}  # path -> map
         self._display: dict[int, tuple[bytes, dict[str, Any]]] = {}  # version -> (mrc bytes, info)
+        self._version = 0  # counts changes of the working map in this session (cache key)
         self._structures: dict[tuple[str, str, tuple[str, ...]], Structure] = {}
         self._models: OrderedDict[tuple[int, int], str] = OrderedDict()
         self._rounds: dict[int, tuple[float, Round]] = {0: (0.0, self.base)}
@@ -187,7 +192,9 @@ class Workspace:
             rdir = self.root / "rounds"
             if rdir.is_dir():
                 for sub in sorted(rdir.iterdir()):
-                    if not (sub.is_dir() and sub.name.isdigit() and (sub / "manifest.json").exists()):
+                    if not (
+                        sub.is_dir() and sub.name.isdigit() and (sub / "manifest.json").exists()
+                    ):
                         continue
                     rid = int(sub.name)
                     mtime = (sub / "manifest.json").stat().st_mtime
@@ -220,7 +227,9 @@ class Workspace:
         chains = tuple(entry.get("chains") or ())
         key = (entry["name"], path, chains)
         if key not in self._structures:
-            self._structures[key] = read_structure(path, chains=list(chains) or None, name=entry["name"])
+            self._structures[key] = read_structure(
+                path, chains=list(chains) or None, name=entry["name"]
+            )
         return self._structures[key]
 
     # ------------------------------------------------------------------ the table
@@ -229,12 +238,13 @@ class Workspace:
         with self._lock:
             rounds = self.rounds()
             wm = self._history[-1] if self._history else None
+            search = self.base.manifest.get("options", {}).get("search", {})
             return {
                 "results_dir": str(self.root),
                 "level": self.level,
                 "resolution": self.resolution,
                 "map": {
-                    "version": len(self._history),
+                    "version": self._version,
                     "path": wm["map"] if wm else str(self.original_map_path),
                     "original": str(self.original_map_path),
                     **self.display_info(),
@@ -252,10 +262,7 @@ class Workspace:
                 ],
                 "structures": sorted(self.structure_sources()),
                 "point_metrics": list(POINT_METRICS),
-                "options": {
-                    "n_rotations": self.base.manifest.get("options", {}).get("search", {}).get("n_rotations"),
-                    "n_positions": self.base.manifest.get("options", {}).get("search", {}).get("n_positions"),
-                },
+                "options": {k: search.get(k) for k in ("n_rotations", "n_positions")},
                 "jobs": [j.public() for j in self._jobs.values()],
             }
 
@@ -290,7 +297,7 @@ class Workspace:
         from difffit.io.maps import write_map
 
         with self._lock:
-            version = len(self._history)
+            version = self._version
             if version not in self._display:
                 t0 = time.perf_counter()
                 density = self.working_map()
@@ -357,7 +364,8 @@ class Workspace:
 
     def points(self, rid: int, metric: str = "score") -> dict[str, Any]:
         """Every placement of a round as a point (the structure centre it gives), coloured by
-        ``metric``: an mmCIF of pseudo-atoms with the metric scaled to B-factors 0 … 100."""
+        ``metric``: an mmCIF of pseudo-atoms with the metric scaled to B-factors 0 … 100
+        (from its 5th percentile, ``min``, to its maximum, ``max``)."""
         if metric not in POINT_METRICS:
             raise ConfigError(f"metric must be one of {', '.join(POINT_METRICS)}, got {metric!r}")
         with self._lock:
@@ -376,7 +384,9 @@ class Workspace:
                 if name not in entries:
                     continue
                 idx, entry = entries[name]
-                centres.append(fit_centres_xyz(transforms_flat(srows, TRANSFORM_COLUMNS), entry["centre_xyz"]))
+                centres.append(
+                    fit_centres_xyz(transforms_flat(srows, TRANSFORM_COLUMNS), entry["centre_xyz"])
+                )
                 values.append(np.array([_float(x[metric]) for x in srows]))
                 groups.extend([_chain_name(idx)] * len(srows))
                 ids.extend(int(x["fit_id"]) for x in srows)
@@ -384,7 +394,7 @@ class Workspace:
                 return {"round": rid, "metric": metric, "n": 0, "cif": "", "min": 0.0, "max": 0.0}
             cif, lo, hi = points_mmcif(
                 np.concatenate(centres), np.concatenate(values), group=np.array(groups),
-                ids=np.array(ids), name=f"fits_round_{rid}",
+                ids=np.array(ids), name=f"fits_round_{rid}", low_percentile=POINT_LOW_PERCENTILE,
             )  # fmt: skip
             return {"round": rid, "metric": metric, "n": len(ids), "cif": cif, "min": lo, "max": hi}
 
@@ -434,9 +444,10 @@ class Workspace:
                 "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             }
             self._history.append(entry)
+            self._version += 1
             self._write_history()
             log.info("zeroed %s (round %d rank %d): %s", entry["structure"], rid, rank, rel)
-            return {**entry, "version": len(self._history)}
+            return {**entry, "version": self._version}
 
     def undo(self) -> dict[str, Any]:
         """Drop the last zeroing: the working map goes back to the one before."""
@@ -444,11 +455,12 @@ class Workspace:
             if not self._history:
                 raise ConfigError("nothing to undo: the working map is the original map")
             entry = self._history.pop()
+            self._version += 1
             self._write_history()
             p = self.root / entry["map"]
             self._maps.pop(str(p), None)
             p.unlink(missing_ok=True)
-            return {"undone": entry, "version": len(self._history)}
+            return {"undone": entry, "version": self._version}
 
     def _history_path(self) -> Path:
         return self.root / "working" / "history.json"
@@ -460,14 +472,18 @@ class Workspace:
         try:
             data = json.loads(p.read_text())
         except (OSError, json.JSONDecodeError) as exc:
-            raise ResultsError(f"{p}: unreadable ({exc}); move it away to start from the original map") from None
+            raise ResultsError(
+                f"{p}: unreadable ({exc}); move it away to start from the original map"
+            ) from None
         hist = [h for h in data.get("zeroed", []) if (self.root / h["map"]).exists()]
         return hist
 
     def _write_history(self) -> None:
         p = self._history_path()
         p.parent.mkdir(exist_ok=True)
-        _write_json(p, {"format": "difffit-viewer-history", "format_version": 1, "zeroed": self._history})
+        _write_json(
+            p, {"format": "difffit-viewer-history", "format_version": 1, "zeroed": self._history}
+        )
 
     # ------------------------------------------------------------------ fit again
     def start_fit(
@@ -492,7 +508,9 @@ class Workspace:
             raise ConfigError("choose at least one structure to fit")
         unknown = [s for s in structures if s not in sources]
         if unknown:
-            raise ConfigError(f"unknown structures {', '.join(unknown)} (known: {', '.join(sorted(sources))})")
+            raise ConfigError(
+                f"unknown structures {', '.join(unknown)} (known: {', '.join(sorted(sources))})"
+            )
         config = FitConfig.from_dict(self.base.manifest.get("options", {}))
         search = config.search
         if n_rotations is not None:
@@ -532,13 +550,16 @@ class Workspace:
         from difffit.search import fit
 
         def progress(ev) -> None:
-            job.stage, job.structure, job.done, job.total = ev.stage, ev.structure, ev.done, ev.total
+            job.stage, job.structure = ev.stage, ev.structure
+            job.done, job.total = ev.done, ev.total
 
         job.state = "running"
         try:
             with self._lock:
                 structures = [self._structure(e) for e in entries]
-            result = fit(density, structures, config=config, seed=seed, threads=threads, progress=progress)
+            result = fit(
+                density, structures, config=config, seed=seed, threads=threads, progress=progress
+            )
             folder = self.root / "rounds" / f"{job.round_id:02d}"
             save_results(
                 result, folder, structures=structures, map_path=map_path,

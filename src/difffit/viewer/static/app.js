@@ -66,7 +66,6 @@
         log: [],
     };
     const mol = {
-        viewer: null,
         plugin: null,
         map: null,        // { dataRef, volumeRef, reprRef, version }
         points: null,     // { dataRef, structRef, reprRef, round, metric, n, min, max }
@@ -80,7 +79,8 @@
         if (text) st.log.push((isError ? 'error: ' : '') + text);
         if (isError) console.error(text);
     }
-    function mark(name) { st.timings[name] = Math.round(performance.now() - T0); }
+    // milliseconds since the navigation started (performance.timeOrigin)
+    function mark(name) { st.timings[name] = Math.round(performance.now()); }
 
     // ------------------------------------------------------------------ Mol* helpers
     const lib = () => molstar.lib;
@@ -101,32 +101,29 @@
         }
     }
 
+    // Mol*'s plugin without its React user interface: the page has its own controls, and the
+    // plugin starts several times faster without it.
     async function createViewer() {
-        const disabled = Object.keys(molstar.ExtensionMap || {});
         const params = new URLSearchParams(location.search);
         const quality = params.get('quality') || (softwareRenderer() ? 'low' : 'high');
         st.quality = quality;
-        mol.viewer = await molstar.Viewer.create('molstar', {
-            transparency: quality === 'low' ? 'blended' : undefined,
-            disableAntialiasing: quality === 'low',
-            disabledExtensions: disabled,
-            layoutIsExpanded: false,
-            layoutShowControls: false,
-            layoutShowRemoteState: false,
-            layoutShowSequence: false,
-            layoutShowLog: false,
-            layoutShowLeftPanel: false,
-            viewportShowExpand: false,
-            viewportShowSelectionMode: false,
-            viewportShowAnimation: false,
-            viewportShowTrajectoryControls: false,
-            volumeStreamingDisabled: true,
-            pdbProvider: 'pdbe',
-            emdbProvider: 'pdbe',
-        });
-        mol.plugin = mol.viewer.plugin;
-        if (quality === 'low' && mol.plugin.canvas3d) {
-            mol.plugin.canvas3d.setProps({
+        const L = molstar.lib.plugin;
+        const spec = L.DefaultPluginSpec();
+        spec.config = (spec.config || []).concat([
+            [L.PluginConfig.VolumeStreaming.Enabled, false],
+        ]);
+        if (quality === 'low') {
+            spec.config.push([L.PluginConfig.General.Transparency, 'blended']);
+            spec.config.push([L.PluginConfig.General.DisableAntialiasing, true]);
+        }
+        const plugin = new L.PluginContext(spec);
+        await plugin.init();
+        const ok = await plugin.mountAsync($('molstar'));
+        if (ok === false || !plugin.canvas3d) throw new Error('WebGL is not available in this browser: Mol* cannot draw');
+        mol.plugin = plugin;
+        if (quality === 'low') {
+            plugin.canvas3d.setProps({
+                multiSample: { mode: 'off' },
                 postprocessing: {
                     occlusion: { name: 'off', params: {} },
                     outline: { name: 'off', params: {} },
@@ -134,6 +131,10 @@
                 },
             });
         }
+    }
+
+    function resetView() {
+        mol.plugin.managers.camera.reset(undefined, st.quality === 'low' ? 0 : 250);
     }
 
     async function deleteRef(ref) {
@@ -159,6 +160,9 @@
             type: {
                 name: 'isosurface',
                 params: Object.assign({}, type.defaultValues, {
+                    // on a software renderer, extract the surface in JavaScript: the GPU path
+                    // (texture mesh) is far slower when the "GPU" is the CPU
+                    tryUseGpu: st.quality !== 'low',
                     isoValue: { kind: 'absolute', absoluteValue: level },
                     alpha: mesh ? 0.6 : 0.3,
                     visuals: mesh ? ['wireframe'] : ['solid'],
@@ -207,14 +211,25 @@
         return { dataRef: data.ref, struct };
     }
 
-    async function loadPoints() {
+    async function loadPoints(prefetched) {
         const plugin = mol.plugin;
         const want = { round: st.round, metric: st.metric };
         if (mol.points && mol.points.round === want.round && mol.points.metric === want.metric) {
             setPointsVisible();
             return;
         }
-        const info = await getJSON('/api/points', want);
+        let info = prefetched ? await prefetched : null;
+        if (!info || info.round !== want.round || info.metric !== want.metric) info = await getJSON('/api/points', want);
+        holdDraw();
+        try {
+            await replacePoints(info);
+        } finally {
+            releaseDraw();
+        }
+    }
+
+    async function replacePoints(info) {
+        const plugin = mol.plugin;
         if (mol.points) await deleteRef(mol.points.dataRef);
         mol.points = null;
         if (!info.n) { showLegend(null); return; }
@@ -244,13 +259,15 @@
     function showLegend(info) {
         if (!info) { $('legend').hidden = true; return; }
         $('legend-title').textContent = `fits by ${info.metric}`;
-        $('legend-min').textContent = fmt(info.min, info.metric);
+        $('legend-min').textContent = '≤ ' + fmt(info.min, info.metric);
         $('legend-max').textContent = fmt(info.max, info.metric);
         $('legend').hidden = !st.showPoints;
     }
 
     function structureParams(color, style) {
-        return { type: style, color: 'uniform', colorParams: { value: color } };
+        const p = { type: style, color: 'uniform', colorParams: { value: color } };
+        if (st.quality === 'low') p.typeParams = { quality: 'low' };
+        return p;
     }
 
     async function loadModel(key, round, rank, color) {
@@ -272,11 +289,12 @@
         m.color = color;
     }
 
-    function focusOn(m) {
+    function focusOn(m, durationMs) {
         const s = cellObj(m.structRef);
         if (!s) return;
         const loci = lib().structure.Structure.Loci(s.data);
-        mol.plugin.managers.camera.focusLoci(loci, { durationMs: 200, extraRadius: 4 });
+        if (durationMs === undefined) durationMs = st.quality === 'low' ? 0 : 250;
+        mol.plugin.managers.camera.focusLoci(loci, { durationMs, extraRadius: 10 });
     }
 
     // ------------------------------------------------------------------ keeping Mol* in step
@@ -317,7 +335,41 @@
         return syncing;
     }
 
+    // Draw one frame for a whole change, not one per removed and added object: a frame is
+    // costly on a software renderer. Holds nest.
+    let holds = 0;
+    function holdDraw() {
+        const canvas = mol.plugin && mol.plugin.canvas3d;
+        if (canvas && holds++ === 0) canvas.pause(true);
+    }
+    function releaseDraw() {
+        const canvas = mol.plugin && mol.plugin.canvas3d;
+        if (canvas && --holds === 0) { canvas.resume(); canvas.requestDraw(); }
+    }
+    function nextFrame() {
+        const canvas = mol.plugin && mol.plugin.canvas3d;
+        if (!canvas) return Promise.resolve();
+        return new Promise((resolve) => {
+            let first = true; // didDraw replays its last value on subscribing
+            const sub = canvas.didDraw.subscribe(() => {
+                if (first) { first = false; return; }
+                setTimeout(() => sub.unsubscribe(), 0);
+                resolve();
+            });
+            canvas.requestDraw();
+        });
+    }
+
     async function syncOnce() {
+        holdDraw();
+        try {
+            await syncModels();
+        } finally {
+            releaseDraw();
+        }
+    }
+
+    async function syncModels() {
         const want = desiredModels();
         for (const [key, m] of [...mol.models]) {
             const w = want.get(key);
@@ -489,10 +541,11 @@
         levelTimer = setTimeout(run, 120);
     }
 
-    async function showRound(rid, keepSelection) {
+    async function showRound(rid, keepSelection, prefetched) {
+        let data = prefetched ? await prefetched : null;
+        if (!data || data.round !== rid) data = await getJSON('/api/clusters', { round: rid });
         st.round = rid;
         $('round').value = String(rid);
-        const data = await getJSON('/api/clusters', { round: rid });
         st.columns = data.columns;
         st.rows = data.rows;
         if (!st.columns.includes(st.sort.key)) st.sort = { key: 'rank', dir: 1 };
@@ -670,6 +723,7 @@
         $('btn-zero').addEventListener('click', guarded(zeroSelected));
         $('btn-undo').addEventListener('click', guarded(undo));
         $('btn-clear').addEventListener('click', guarded(clearCompare));
+        $('btn-reset').addEventListener('click', () => resetView());
         $('btn-fit').addEventListener('click', guarded(() => fitAgain()));
         document.addEventListener('keydown', (ev) => {
             const t = ev.target;
@@ -685,9 +739,11 @@
         const plugin = mol.plugin;
         const models = [...mol.models.values()].map(m => {
             const s = cellObj(m.structRef);
+            const box = s ? s.data.boundary.box : null;
             return {
                 key: m.key, round: m.round, rank: m.rank, color: hex(m.color), style: m.style,
                 atoms: s ? s.data.elementCount : 0,
+                box: box ? [Array.from(box.min), Array.from(box.max)] : null,
                 selected: m.round === st.round && m.rank === st.selected,
             };
         });
@@ -714,7 +770,8 @@
                 min: mol.points.min, max: mol.points.max,
             };
         }
-        return { map, points, models };
+        const cam = plugin.canvas3d ? plugin.canvas3d.camera.state : null;
+        return { map, points, models, camera: cam ? { target: Array.from(cam.target), position: Array.from(cam.position) } : null };
     }
 
     window.difffitViewer = {
@@ -761,10 +818,15 @@
 
     // ------------------------------------------------------------------ start
     async function main() {
+        mark('script');
         wire();
+        // ask for everything at once; the answers arrive while Mol* starts
         const sessionP = getJSON('/api/session');
+        const clustersP = getJSON('/api/clusters', { round: 0 });
+        const pointsP = getJSON('/api/points', { round: 0, metric: st.metric });
         await createViewer();
         mark('molstar');
+        holdDraw();
         st.session = await sessionP;
         mark('session');
         st.level = st.session.level;
@@ -780,11 +842,20 @@
         setLevel(st.level, false);
         clearTimeout(levelTimer);
         const mapP = loadMap(st.session.map.version).then(() => mark('map'));
-        await showRound(0);
+        await showRound(0, false, clustersP);
         mark('table');
         await Promise.all([mapP, requestSync().then(() => mark('model'))]);
-        await loadPoints();
+        await loadPoints(pointsP);
         mark('points');
+        releaseDraw();
+        await nextFrame();
+        // Mol* frames the whole scene when it first draws: now look at the selection
+        const sel = mol.models.get(`${st.round}:${st.selected}`);
+        if (sel) {
+            focusOn(sel, 0);
+            await nextFrame();
+        }
+        mark('drawn');
         $('loading').hidden = true;
         $('table-wrap').focus();
         st.ready = true;

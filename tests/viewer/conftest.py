@@ -1,0 +1,159 @@
+"""Fixtures of the web viewer's tests: small results folders (made once per session), a live
+server over a private copy of them, and a headless Chromium driven by Playwright.
+
+The browser tests use Debian's ``/usr/bin/chromium`` (``scripts/install-browser``) and the Mol*
+bundle (``scripts/build-viewer``); they skip with the reason when either is missing, and fail
+instead when ``DIFFFIT_REQUIRE_BROWSER=1`` (set it on CI machines that have both).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import difffit
+from difffit.config import ClusterConfig, FitConfig, QualityConfig, RefineConfig, SearchConfig
+from difffit.io.results import save_results
+from tests.conftest import ROOT, data_path
+from tests.synthetic import planted_case, protein_like
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = ROOT / "artifacts" / "viewer"
+
+
+def small_config(resolution: float, *, n_rotations: int = 20, n_positions: int = 5) -> FitConfig:
+    """A quick search: the viewer's tests need results, not the best fit."""
+    return FitConfig(
+        search=SearchConfig(
+            n_rotations=n_rotations, n_positions=n_positions, oversample=3, n_steps=80
+        ),
+        quality=QualityConfig(resolution=resolution),
+        cluster=ClusterConfig(),
+        refine=RefineConfig(n_clusters=3, n_steps=40),
+    )
+
+
+def make_results(
+    folder: Path, map_path: Path, structures, config: FitConfig, seed: int = 1
+) -> Path:
+    density = difffit.read_map(map_path)
+    result = difffit.fit(density, structures, config=config, seed=seed)
+    return save_results(result, folder, structures=structures, map_path=map_path, n_models=3)
+
+
+def write_pdb(st, path: Path) -> Path:
+    """A structure built from arrays, as a minimal PDB file."""
+    lines = [
+        f"ATOM  {i + 1:5d}  {n:<3s} {rn} A{ri:4d}    {x[0]:8.3f}{x[1]:8.3f}{x[2]:8.3f}  1.00 20.00          {e:>2s}"
+        for i, (x, n, e, rn, ri) in enumerate(
+            zip(
+                st.coords_xyz,
+                st.atom_names,
+                st.elements,
+                st.residue_names,
+                st.residue_numbers,
+                strict=True,
+            )
+        )
+    ]
+    path.write_text("\n".join(lines) + "\nEND\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def synthetic_results(tmp_path_factory) -> Path:
+    """A planted toy structure in its simulated map: results that need no data files."""
+    d = tmp_path_factory.mktemp("viewer-synthetic")
+    rng = np.random.default_rng(7)
+    st = protein_like(50, rng, name="toy")
+    density, _ = planted_case(st, rng, resolution=5.0)
+    map_path = difffit.write_map(density, d / "toy.mrc")
+    st_path = write_pdb(st, d / "toy.pdb")
+    st = difffit.read_structure(st_path)
+    return make_results(
+        d / "results", map_path, [st], small_config(5.0, n_rotations=12, n_positions=4)
+    )
+
+
+@pytest.fixture(scope="session")
+def hb_results(tmp_path_factory) -> Path:
+    """Haemoglobin chain A in EMD-3488 (100³ voxels), a small search."""
+    m = data_path("ccpem_emd3488_haemoglobin", "emd_3488.mrc")
+    s = data_path("ccpem_emd3488_haemoglobin", "5me2.pdb")
+    st = difffit.read_structure(s, chains=["A"])
+    d = tmp_path_factory.mktemp("viewer-hb")
+    return make_results(d / "results", m, [st], small_config(3.2))
+
+
+@pytest.fixture(scope="session")
+def domainfit_results(tmp_path_factory) -> Path:
+    """The DomainFit demo: three domains (two true, one decoy) in density2.mrc."""
+    m = data_path("difffit_domainfit_demo", "density2.mrc")
+    names = ("I7MLV6_D3.pdb", "I7M317_D1.pdb", "I7LV70_D1.pdb")
+    sts = [
+        difffit.read_structure(data_path("difffit_domainfit_demo", "subunits_cif", n))
+        for n in names
+    ]
+    d = tmp_path_factory.mktemp("viewer-domainfit")
+    return make_results(d / "results", m, sts, small_config(5.0, n_rotations=12, n_positions=4))
+
+
+def copy_results(src: Path, dest: Path) -> Path:
+    """A private copy of a results folder (the viewer writes into it)."""
+    shutil.copytree(src, dest)
+    return dest
+
+
+# ---------------------------------------------------------------------------- the browser
+def _require(reason: str):
+    if os.environ.get("DIFFFIT_REQUIRE_BROWSER") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def browser_context():
+    """A headless Chromium (fresh profile) for the whole session."""
+    from difffit.viewer import molstar_available
+
+    if not CHROMIUM.exists():
+        _require(f"{CHROMIUM} not installed: run scripts/install-browser")
+    if not molstar_available():
+        _require("the viewer's Mol* bundle is not built: run scripts/build-viewer")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _require("the playwright Python package is missing: pip install -e .[dev]")
+    with tempfile.TemporaryDirectory(prefix="difffit-chromium-") as profile, sync_playwright() as p:
+        ctx = p.chromium.launch_persistent_context(
+            profile,
+            executable_path=str(CHROMIUM),
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 1400, "height": 850},
+            accept_downloads=True,
+        )
+        try:
+            yield ctx
+        finally:
+            ctx.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
