@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -328,9 +329,11 @@ def test_view_cli_end_to_end(synthetic_results, tmp_path):
         code = main(["view", str(results), "--no-browser", "--port", "0"])
         assert code == 2  # a one-line error that says to run scripts/build-viewer
         pytest.skip("the viewer's Mol* bundle is not built: run scripts/build-viewer")
+    # without a display the command opens no browser (nor a text browser in the terminal)
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "difffit", "view", str(results), "--no-browser", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "difffit", "view", str(results), "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     try:
         url = None
@@ -363,6 +366,7 @@ def test_view_cli_end_to_end(synthetic_results, tmp_path):
             out, err = proc.communicate()
     assert proc.returncode == 0, err
     assert "Traceback" not in err
+    assert "no display here" in err
 
 
 def test_view_cli_errors(tmp_path, capsys):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import errno
 import logging
+import os
+import sys
 import webbrowser
 from pathlib import Path
 
@@ -41,6 +43,21 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
+def _open_browser(url: str, port: int) -> None:
+    # on a Linux machine without a display, webbrowser would fall back to a text browser that
+    # takes over the terminal: print the URL only
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        log.info("no display here: open the URL in a browser (from another machine: "
+                 "ssh -L %d:127.0.0.1:%d THIS_MACHINE)", port, port)  # fmt: skip
+        return
+    try:
+        webbrowser.open(url)
+    except webbrowser.Error:
+        log.info("no browser could be opened: open the URL above")
+
+
 def run(args: argparse.Namespace) -> int:
     from difffit.viewer import ViewerServer, Workspace, molstar_available
 
@@ -72,10 +89,7 @@ def run(args: argparse.Namespace) -> int:
         )
     print(f"difffit view: serving {ws.root}\n\n    {server.url}\n\n(Ctrl+C to stop)", flush=True)
     if not args.no_browser:
-        try:
-            webbrowser.open(server.url)
-        except webbrowser.Error:
-            log.info("no browser could be opened: open the URL above")
+        _open_browser(server.url, server.port)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
