@@ -213,6 +213,59 @@ def test_compare_two_rows(hb, artifacts):
     assert s["compare"] == [] and len(s["molstar"]["models"]) == 1
 
 
+PROJECT = """([x, y, z]) => {
+    const c = difffitViewer.plugin.canvas3d;
+    const v = [0, 0, 0, 0];
+    c.camera.project(v, [x, y, z]);
+    const canvas = c.webgl.gl.canvas;
+    const r = canvas.getBoundingClientRect();
+    const sx = r.width / canvas.width, sy = r.height / canvas.height;
+    return [r.left + v[0] * sx, r.top + r.height - v[1] * sy, r.width, r.height, r.left, r.top];
+}"""
+
+
+def test_click_on_a_point_selects_its_cluster(hb):
+    """Clicking a placement in the 3D point cloud selects the cluster it belongs to."""
+    ws = hb.server.workspace
+    man = read_manifest(ws.root)
+    fits = read_clusters_csv(ws.root / "fits.csv")
+    centre = np.array(man["structures"][0]["centre_xyz"])
+    selected = hb.state()["selected"]
+    # through the page's API first
+    other = next(f for f in fits if f["cluster_rank"] not in (selected, ""))
+    assert hb.page.evaluate(f"difffitViewer.selectFit({other['fit_id']})") == other["cluster_rank"]
+    assert hb.idle()["selected"] == other["cluster_rank"]
+    # then with the mouse: hide the map, show the whole scene, click the point that lies
+    # farthest (on screen) from the loaded model, in another cluster
+    hb.page.select_option("#map-style", "hidden")
+    hb.page.click("#btn-reset")
+    hb.page.wait_for_timeout(500)
+    s = hb.idle()
+    current = s["selected"]
+    m = s["molstar"]["models"][0]
+    mc = (np.array(m["box"][0]) + np.array(m["box"][1])) / 2
+    mx, my, *_ = hb.page.evaluate(PROJECT, mc.tolist())
+    best, best_d = None, -1.0
+    for f in fits:
+        if f["cluster_rank"] in (current, ""):
+            continue
+        p = f["transform"].apply(centre[None])[0]
+        x, y, w, h, left, top = hb.page.evaluate(PROJECT, p.tolist())
+        if not (left + 20 < x < left + w - 20 and top + 20 < y < top + h - 20):
+            continue
+        d = (x - mx) ** 2 + (y - my) ** 2
+        if d > best_d:
+            best, best_d, best_xy = f, d, (x, y)
+    assert best is not None
+    hb.page.mouse.move(*best_xy)
+    hb.page.wait_for_timeout(300)
+    hb.page.mouse.click(*best_xy)
+    hb.page.wait_for_function(f"() => difffitViewer.state().selected === {best['cluster_rank']}")
+    check_model_loaded(hb, best["cluster_rank"])
+    hb.page.select_option("#map-style", "surface")
+    hb.page.wait_for_function("() => !difffitViewer.state().molstar.map.hidden")
+
+
 def test_level_control_changes_the_isosurface(hb):
     level = hb.state()["level"]
     hb.page.fill("#level", f"{level * 2:.6g}")

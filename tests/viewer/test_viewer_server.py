@@ -205,6 +205,9 @@ def test_api_session_table_model_points_map(served):
     pts = np.array([a.pos.tolist() for ch in st[0] for r in ch for a in r])
     centre = np.array(man["structures"][0]["centre_xyz"])
     assert np.allclose(pts, [f["transform"].apply(centre[None])[0] for f in fits], atol=2e-3)
+    assert {int(k): v for k, v in p["cluster_of_fit"].items()} == {
+        f["fit_id"]: f["cluster_rank"] for f in fits
+    }
     corr = np.array([f["correlation"] for f in fits])
     assert p["min"] == pytest.approx(np.percentile(corr, 5)) and p["max"] == pytest.approx(
         corr.max()

@@ -364,8 +364,10 @@ class Workspace:
 
     def points(self, rid: int, metric: str = "score") -> dict[str, Any]:
         """Every placement of a round as a point (the structure centre it gives), coloured by
-        ``metric``: an mmCIF of pseudo-atoms with the metric scaled to B-factors 0 … 100
-        (from its 5th percentile, ``min``, to its maximum, ``max``)."""
+        ``metric``: an mmCIF of pseudo-atoms (residue number = fit id) with the metric scaled to
+        B-factors 0 … 100 (from its 5th percentile, ``min``, to its maximum, ``max``), and the
+        cluster rank of each fit (``cluster_of_fit``), so that clicking a point selects its
+        cluster."""
         if metric not in POINT_METRICS:
             raise ConfigError(f"metric must be one of {', '.join(POINT_METRICS)}, got {metric!r}")
         with self._lock:
@@ -376,7 +378,7 @@ class Workspace:
             with path.open(newline="") as fh:
                 rows = list(csv.DictReader(fh))
             entries = {s["name"]: (i, s) for i, s in enumerate(r.manifest.get("structures", []))}
-            centres, values, groups, ids = [], [], [], []
+            centres, values, groups, ids, ranks = [], [], [], [], []
             by_structure: dict[str, list[dict[str, str]]] = {}
             for row in rows:
                 by_structure.setdefault(row["structure"], []).append(row)
@@ -390,13 +392,17 @@ class Workspace:
                 values.append(np.array([_float(x[metric]) for x in srows]))
                 groups.extend([_chain_name(idx)] * len(srows))
                 ids.extend(int(x["fit_id"]) for x in srows)
+                ranks.extend(_int_or_none(x.get("cluster_rank")) for x in srows)
             if not centres:
                 return {"round": rid, "metric": metric, "n": 0, "cif": "", "min": 0.0, "max": 0.0}
             cif, lo, hi = points_mmcif(
                 np.concatenate(centres), np.concatenate(values), group=np.array(groups),
                 ids=np.array(ids), name=f"fits_round_{rid}", low_percentile=POINT_LOW_PERCENTILE,
             )  # fmt: skip
-            return {"round": rid, "metric": metric, "n": len(ids), "cif": cif, "min": lo, "max": hi}
+            return {
+                "round": rid, "metric": metric, "n": len(ids), "cif": cif, "min": lo, "max": hi,
+                "cluster_of_fit": {str(i): r for i, r in zip(ids, ranks, strict=True)},
+            }  # fmt: skip
 
     # ------------------------------------------------------------------ actions
     def save_model(self, rid: int, rank: int) -> dict[str, Any]:
@@ -600,6 +606,13 @@ def _float(text: str) -> float:
         return float(text)
     except ValueError:
         return float("nan")
+
+
+def _int_or_none(text: str | None) -> int | None:
+    try:
+        return int(text) if text not in (None, "") else None
+    except ValueError:
+        return None
 
 
 def _chain_name(i: int) -> str:

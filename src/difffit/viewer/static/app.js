@@ -121,6 +121,10 @@
         const ok = await plugin.mountAsync($('molstar'));
         if (ok === false || !plugin.canvas3d) throw new Error('WebGL is not available in this browser: Mol* cannot draw');
         mol.plugin = plugin;
+        plugin.behaviors.interaction.click.subscribe((ev) => {
+            const id = fitIdAt(ev.current && ev.current.loci);
+            if (id !== null) selectFit(id);
+        });
         if (quality === 'low') {
             plugin.canvas3d.setProps({
                 multiSample: { mode: 'off' },
@@ -174,6 +178,15 @@
     }
 
     async function loadMap(version) {
+        holdDraw();
+        try {
+            await replaceMap(version);
+        } finally {
+            releaseDraw();
+        }
+    }
+
+    async function replaceMap(version) {
         const plugin = mol.plugin;
         const old = mol.map;
         const data = await plugin.builders.data.download(
@@ -242,9 +255,27 @@
             sizeParams: { value: 0.7 },
         });
         mol.points = { dataRef, structRef: struct.ref, reprRef: repr.ref, round: info.round, metric: info.metric,
-            n: info.n, min: info.min, max: info.max };
+            n: info.n, min: info.min, max: info.max, clusterOfFit: info.cluster_of_fit || {} };
         setPointsVisible();
         showLegend(info);
+    }
+
+    // A click on a point of the cloud selects the cluster its placement belongs to.
+    function fitIdAt(loci) {
+        if (!mol.points || !loci || loci.kind !== 'element-loci') return null;
+        const s = cellObj(mol.points.structRef);
+        if (!s || loci.structure !== s.data) return null;
+        const S = lib().structure;
+        const loc = S.StructureElement.Loci.getFirstLocation(loci);
+        return loc ? S.StructureProperties.residue.auth_seq_id(loc) : null;
+    }
+
+    function selectFit(fitId) {
+        const rank = mol.points ? mol.points.clusterOfFit[String(fitId)] : null;
+        if (rank === null || rank === undefined) return null;
+        status(`fit ${fitId}: cluster ${rank}`);
+        select(rank);
+        return rank;
     }
 
     function setPointsVisible() {
@@ -803,6 +834,7 @@
             };
         },
         select: (rank) => select(rank),
+        selectFit: (fitId) => selectFit(fitId),
         move: (d) => move(d),
         toggleCompare: (rank) => toggleCompare(rank),
         clearCompare: () => clearCompare(),
