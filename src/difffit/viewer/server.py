@@ -60,7 +60,7 @@ _CSP = (
 
 def molstar_available() -> bool:
     """Whether the Mol* bundle the page needs has been built (``scripts/build-viewer``)."""
-    return (MOLSTAR_DIR / "molstar.js").is_file() and (MOLSTAR_DIR / "molstar.css").is_file()
+    return (MOLSTAR_DIR / "molstar.js").is_file()
 
 
 class _HTTPServer(ThreadingHTTPServer):

@@ -1,4 +1,4 @@
-/* difffit view: the page. Plain JavaScript over the Mol* viewer bundle (global `molstar`).
+/* difffit view: the page. Plain JavaScript over Mol*'s plugin (global `molstar`, bundled by scripts/build-viewer).
  *
  * The 3D view holds at most: the working map (isosurface), the point cloud of every placement
  * of the current round (pseudo-atoms coloured by a score), and the fitted models of the selected
