@@ -419,7 +419,10 @@ def hcn4_results(tmp_path_factory):
 
 
 def test_large_map_load_time(browser_context, hcn4_results, artifacts):
-    """Page load for a 220³ map, shown at 110³; the times are written, not asserted."""
+    """Page load for a 220³ map, shown at 110³; the times are written, not asserted.
+
+    "ready" is the page's own clock (``performance.now()``, from the start of the navigation)
+    when the map, the selected model and the point cloud have been drawn."""
     t0 = time.perf_counter()
     ws = Workspace(hcn4_results)
     info = ws.display_info()
@@ -445,13 +448,14 @@ def test_large_map_load_time(browser_context, hcn4_results, artifacts):
     report = {
         "map": "EMD-0093 HCN4 MAP_m4A.mrc.gz, 220^3 voxels, shown at 110^3",
         "server_prepare_s": round(prepare_s, 3),
-        "page_load_s": [round(x, 3) for x in loads],
-        "page_load_median_s": round(statistics.median(loads), 3),
+        "page_ready_s": [t["ready"] / 1000 for t in timings],
+        "page_ready_median_s": statistics.median(t["ready"] for t in timings) / 1000,
+        "playwright_goto_to_ready_s": [round(x, 3) for x in loads],
         "page_timings_ms": timings,
         "renderer": s.get("renderer"),
         "quality": s.get("quality"),
     }
     (artifacts / "load_times.json").write_text(json.dumps(report, indent=1) + "\n")
     print(
-        f"\nHCN4 220³ page load: median {report['page_load_median_s']} s of {report['page_load_s']}"
+        f"\nHCN4 220³ page ready: median {report['page_ready_median_s']} s of {report['page_ready_s']}"
     )

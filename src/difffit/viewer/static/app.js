@@ -121,6 +121,7 @@
         const ok = await plugin.mountAsync($('molstar'));
         if (ok === false || !plugin.canvas3d) throw new Error('WebGL is not available in this browser: Mol* cannot draw');
         mol.plugin = plugin;
+        plugin.canvas3d.setProps({ camera: { manualReset: true } }); // until the first frame
         plugin.behaviors.interaction.click.subscribe((ev) => {
             const id = fitIdAt(ev.current && ev.current.loci);
             if (id !== null) selectFit(id);
@@ -879,14 +880,17 @@
         await Promise.all([mapP, requestSync().then(() => mark('model'))]);
         await loadPoints(pointsP);
         mark('points');
+        // Mol* would frame the whole scene at its first frame: set the camera on the selection
+        // before that frame instead (one frame, not two)
+        const canvas = mol.plugin.canvas3d;
+        canvas.commit(true);
+        canvas.camera.setState({ radiusMax: canvas.boundingSphere.radius }, 0);
+        const sel = mol.models.get(`${st.round}:${st.selected}`);
+        if (sel) focusOn(sel, 0);
+        else canvas.requestCameraReset({ durationMs: 0 });
+        canvas.setProps({ camera: { manualReset: false } });
         releaseDraw();
         await nextFrame();
-        // Mol* frames the whole scene when it first draws: now look at the selection
-        const sel = mol.models.get(`${st.round}:${st.selected}`);
-        if (sel) {
-            focusOn(sel, 0);
-            await nextFrame();
-        }
         mark('drawn');
         $('loading').hidden = true;
         $('table-wrap').focus();
