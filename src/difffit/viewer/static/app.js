@@ -11,7 +11,6 @@
     'use strict';
 
     const TOKEN = document.querySelector('meta[name="difffit-token"]').content;
-    const T0 = performance.now();
     const SELECTED_COLOR = 0xff7f0e;
     const COMPARE_COLORS = [0x1f77b4, 0x2ca02c, 0xd62728, 0x9467bd, 0x8c564b, 0xe377c2, 0x17becf, 0xbcbd22];
     const MAP_COLOR = 0x8c9db5;
@@ -86,48 +85,32 @@
     const lib = () => molstar.lib;
     const Transforms = () => molstar.lib.plugin.StateTransforms;
 
-    // A software WebGL (SwiftShader, llvmpipe: headless browsers, remote desktops) renders every
+    // A software WebGL (SwiftShader, llvmpipe: headless browsers, remote desktops) draws every
     // pixel on the CPU: there the page turns off the costly screen-space effects.
-    function softwareRenderer() {
-        try {
-            const gl = document.createElement('canvas').getContext('webgl2');
-            if (!gl) return true;
-            const ext = gl.getExtension('WEBGL_debug_renderer_info');
-            const name = String(ext ? gl.getParameter(ext.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER));
-            st.renderer = name;
-            return /swiftshader|llvmpipe|softpipe|software/i.test(name);
-        } catch (e) {
-            return false;
-        }
+    function rendererName(gl) {
+        const ext = gl.getExtension('WEBGL_debug_renderer_info');
+        return String(ext ? gl.getParameter(ext.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER));
     }
 
     // Mol*'s plugin without its React user interface: the page has its own controls, and the
     // plugin starts several times faster without it.
     async function createViewer() {
-        const params = new URLSearchParams(location.search);
-        const quality = params.get('quality') || (softwareRenderer() ? 'low' : 'high');
-        st.quality = quality;
         const L = molstar.lib.plugin;
         const spec = L.DefaultPluginSpec();
-        spec.config = (spec.config || []).concat([
-            [L.PluginConfig.VolumeStreaming.Enabled, false],
-        ]);
-        if (quality === 'low') {
-            spec.config.push([L.PluginConfig.General.Transparency, 'blended']);
-            spec.config.push([L.PluginConfig.General.DisableAntialiasing, true]);
-        }
+        spec.config = (spec.config || []).concat([[L.PluginConfig.VolumeStreaming.Enabled, false]]);
         const plugin = new L.PluginContext(spec);
         await plugin.init();
         const ok = await plugin.mountAsync($('molstar'));
         if (ok === false || !plugin.canvas3d) throw new Error('WebGL is not available in this browser: Mol* cannot draw');
         mol.plugin = plugin;
-        plugin.canvas3d.setProps({ camera: { manualReset: true } }); // until the first frame
-        plugin.behaviors.interaction.click.subscribe((ev) => {
-            const id = fitIdAt(ev.current && ev.current.loci);
-            if (id !== null) selectFit(id);
-        });
-        if (quality === 'low') {
-            plugin.canvas3d.setProps({
+        const canvas = plugin.canvas3d;
+        st.renderer = rendererName(canvas.webgl.gl);
+        const software = /swiftshader|llvmpipe|softpipe|software/i.test(st.renderer);
+        st.quality = new URLSearchParams(location.search).get('quality') || (software ? 'low' : 'high');
+        canvas.setProps({ camera: { manualReset: true } }); // until the first frame
+        if (st.quality === 'low') {
+            canvas.setProps({
+                transparency: 'blended',
                 multiSample: { mode: 'off' },
                 postprocessing: {
                     occlusion: { name: 'off', params: {} },
@@ -136,6 +119,10 @@
                 },
             });
         }
+        plugin.behaviors.interaction.click.subscribe((ev) => {
+            const id = fitIdAt(ev.current && ev.current.loci);
+            if (id !== null) selectFit(id);
+        });
     }
 
     function resetView() {
