@@ -174,7 +174,8 @@ def test_api_session_table_model_points_map(served):
     assert s["results_dir"] == str(root)
     assert [r["id"] for r in s["rounds"]] == [0]
     assert s["structures"] == ["toy"]
-    assert s["map"]["version"] == 0 and s["map"]["display_factor"] == 1
+    assert s["map"]["version"] == 0
+    assert s["map"]["display_max_voxels"] == {"high": 128, "low": 80}
     man = read_manifest(root)
     assert s["level"] == pytest.approx(man["level"])
     t = c.get_json("/api/clusters", round=0)
@@ -220,6 +221,15 @@ def test_api_session_table_model_points_map(served):
     got = difffit.read_map(root / "got.mrc")
     ref = difffit.read_map(man["map"]["path"])
     assert np.array_equal(got.data, ref.data) and np.allclose(got.origin_xyz, ref.origin_xyz)
+    # a coarser one on request: block means, placed at the blocks' centres
+    status, _, payload = c.request("GET", "/api/map", query={"v": 0, "max": 16})
+    assert status == 200
+    (root / "small.mrc").write_bytes(payload)
+    small = difffit.read_map(root / "small.mrc")
+    f = int(np.ceil(max(ref.shape_zyx) / 16))
+    assert max(small.shape_zyx) <= 16 and np.allclose(small.voxel_size_xyz, ref.voxel_size_xyz * f)
+    assert small.data[0, 0, 0] == pytest.approx(ref.data[:f, :f, :f].mean(), abs=1e-5)
+    assert c.request("GET", "/api/map", query={"max": 4})[0] == 400
 
 
 def test_actions_save_zero_undo(served):

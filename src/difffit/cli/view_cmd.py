@@ -69,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
             "in the difffit source folder"
         )
     ws = Workspace(args.results)
-    info = ws.display_info()  # read and prepare the map now, not when the page asks
+    ws.prepare_display()
+    info = ws.display_info()
     log.info("map %s: %s voxels (shown at %s), level %.4g",
              ws.working_map_path(), "x".join(map(str, info["shape_zyx"][::-1])),
              "x".join(map(str, info["display_shape_zyx"][::-1])), ws.level)  # fmt: skip

@@ -17,6 +17,7 @@ from difffit.density.map import DensityMap
 
 __all__ = [
     "DISPLAY_MAX_VOXELS",
+    "DISPLAY_MAX_VOXELS_SOFTWARE",
     "display_factor",
     "downsample_for_display",
     "fit_centres_xyz",
@@ -27,6 +28,9 @@ __all__ = [
 
 #: The largest grid edge the viewer sends to the browser; larger maps are block-averaged.
 DISPLAY_MAX_VOXELS = 128
+#: The same for a browser that renders in software (SwiftShader, llvmpipe), where the
+#: isosurface's triangles are most of the cost of each frame.
+DISPLAY_MAX_VOXELS_SOFTWARE = 80
 
 
 def display_factor(shape_zyx: tuple[int, ...], max_voxels: int = DISPLAY_MAX_VOXELS) -> int:

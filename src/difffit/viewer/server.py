@@ -13,7 +13,7 @@ API (all answers JSON unless said otherwise)::
     GET  /static/…                      the page's assets (Mol* included)
     GET  /api/session                   results folder, rounds, level, working map facts, jobs
     GET  /api/clusters?round=N          the cluster table of a round
-    GET  /api/map?v=V                   the working map for display (MRC bytes)
+    GET  /api/map?v=V[&max=N]           the working map for display (MRC bytes, edges <= N)
     GET  /api/model?round=N&rank=K      a cluster's fitted model (mmCIF; &download=1 to save)
     GET  /api/points?round=N&metric=M   every placement's structure centre (mmCIF pseudo-atoms)
     GET  /api/jobs/J                    progress of a "fit again" job
@@ -246,7 +246,7 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/api/clusters":
             return self._json(ws.clusters(_int(query, "round", 0)))
         if path == "/api/map":
-            data, info = ws.display_map()
+            data, info = ws.display_map(_int(query, "max", None))
             return self._send(200, data, "application/octet-stream",
                               {"X-DiffFit-Map-Version": str(info["version"])})  # fmt: skip
         if path == "/api/model":

@@ -44,6 +44,7 @@ from difffit.results import TRANSFORM_COLUMNS, read_clusters_csv, read_manifest
 from difffit.structure import Structure
 from difffit.viewer.display import (
     DISPLAY_MAX_VOXELS,
+    DISPLAY_MAX_VOXELS_SOFTWARE,
     downsample_for_display,
     fit_centres_xyz,
     n_voxels_above,
@@ -143,12 +144,17 @@ class Workspace:
     ----------
     results_dir : path
         A difffit results folder (with ``manifest.json``).
-    display_max_voxels : int
-        Maps with a longer edge are block-averaged before they are sent to the browser.
+    display_max_voxels, display_max_voxels_software : int
+        Maps with a longer edge are block-averaged before they are sent to the browser (the
+        second for a browser that renders in software); the page asks for one or the other.
     """
 
     def __init__(
-        self, results_dir: str | os.PathLike[str], *, display_max_voxels: int = DISPLAY_MAX_VOXELS
+        self,
+        results_dir: str | os.PathLike[str],
+        *,
+        display_max_voxels: int = DISPLAY_MAX_VOXELS,
+        display_max_voxels_software: int = DISPLAY_MAX_VOXELS_SOFTWARE,
     ):
         self.root = Path(results_dir).resolve()
         if not self.root.is_dir():
@@ -166,9 +172,10 @@ class Workspace:
                 "(put it back, or fit again)"
             )
         self.display_max_voxels = display_max_voxels
+        self.display_max_voxels_software = display_max_voxels_software
         self._lock = threading.RLock()
         self._maps: dict[str, DensityMap] = {}  # path -> map
-        self._display: dict[int, tuple[bytes, dict[str, Any]]] = {}  # version -> (mrc bytes, info)
+        self._display: dict[tuple[int, Any], Any] = {}  # (version, max voxels) -> (bytes, info)
         self._version = 0  # counts changes of the working map in this session (cache key)
         self._structures: dict[tuple[str, str, tuple[str, ...]], Structure] = {}
         self._models: OrderedDict[tuple[int, int], str] = OrderedDict()
@@ -247,7 +254,11 @@ class Workspace:
                     "version": self._version,
                     "path": wm["map"] if wm else str(self.original_map_path),
                     "original": str(self.original_map_path),
-                    **self.display_info(),
+                    **self.map_facts(),
+                    "display_max_voxels": {
+                        "high": self.display_max_voxels,
+                        "low": self.display_max_voxels_software,
+                    },
                 },
                 "history": [dict(h) for h in self._history],
                 "rounds": [
@@ -292,35 +303,58 @@ class Workspace:
             full = self.root / p if not os.path.isabs(p) else Path(p)
             return self._read_map(str(full))
 
-    def display_map(self) -> tuple[bytes, dict[str, Any]]:
-        """The working map as MRC bytes for the browser (block-averaged when large), and facts."""
-        from difffit.io.maps import write_map
-
+    def map_facts(self) -> dict[str, Any]:
+        """Facts about the working map (full resolution): shape, voxels above the level, range."""
         with self._lock:
-            version = self._version
-            if version not in self._display:
-                t0 = time.perf_counter()
+            key = (self._version, "facts")
+            if key not in self._display:
                 density = self.working_map()
-                small, factor = downsample_for_display(density, self.display_max_voxels)
-                with tempfile.TemporaryDirectory(prefix="difffit-view-") as tmp:
-                    path = write_map(small, Path(tmp) / "display.mrc")
-                    data = path.read_bytes()
-                info = {
-                    "version": version,
+                self._display[key] = {
+                    "version": self._version,
                     "shape_zyx": list(density.shape_zyx),
-                    "display_shape_zyx": list(small.shape_zyx),
-                    "display_factor": factor,
                     "voxel_size_xyz": density.voxel_size_xyz.tolist(),
                     "n_above_level": n_voxels_above(density, self.level),
                     "min": float(density.data.min()),
                     "max": float(density.data.max()),
+                }
+            return self._display[key]
+
+    def display_map(self, max_voxels: int | None = None) -> tuple[bytes, dict[str, Any]]:
+        """The working map as MRC bytes for the browser, block-averaged so that no edge is
+        longer than ``max_voxels`` (default: the workspace's), and facts about it."""
+        from difffit.io.maps import write_map
+
+        max_voxels = self.display_max_voxels if max_voxels is None else int(max_voxels)
+        if not 16 <= max_voxels <= 1024:
+            raise ConfigError(f"max_voxels must be in 16 … 1024, got {max_voxels}")
+        with self._lock:
+            key = (self._version, max_voxels)
+            if key not in self._display:
+                t0 = time.perf_counter()
+                density = self.working_map()
+                small, factor = downsample_for_display(density, max_voxels)
+                with tempfile.TemporaryDirectory(prefix="difffit-view-") as tmp:
+                    path = write_map(small, Path(tmp) / "display.mrc")
+                    data = path.read_bytes()
+                info = {
+                    **self.map_facts(),
+                    "display_shape_zyx": list(small.shape_zyx),
+                    "display_factor": factor,
+                    "display_max_voxels": max_voxels,
                     "prepare_s": round(time.perf_counter() - t0, 3),
                 }
-                self._display = {version: (data, info)}
-            return self._display[version]
+                # keep the current version only
+                self._display = {k: v for k, v in self._display.items() if k[0] == self._version}
+                self._display[key] = (data, info)
+            return self._display[key]
 
-    def display_info(self) -> dict[str, Any]:
-        return self.display_map()[1]
+    def display_info(self, max_voxels: int | None = None) -> dict[str, Any]:
+        return self.display_map(max_voxels)[1]
+
+    def prepare_display(self) -> None:
+        """Read the working map and make both display maps now (not when the page asks)."""
+        self.display_map(self.display_max_voxels)
+        self.display_map(self.display_max_voxels_software)
 
     # ------------------------------------------------------------------ models and points
     def _transform(self, row: dict[str, Any]) -> RigidTransform:

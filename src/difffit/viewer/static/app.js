@@ -165,6 +165,15 @@
         };
     }
 
+    // The longest map edge (voxels) sent for display: coarser on a software renderer, where the
+    // isosurface's triangles are most of the cost of a frame. ?map-max=N overrides.
+    function mapMaxVoxels() {
+        const given = Number(new URLSearchParams(location.search).get('map-max'));
+        if (given) return given;
+        const sizes = st.session.map.display_max_voxels;
+        return st.quality === 'low' ? sizes.low : sizes.high;
+    }
+
     async function loadMap(version) {
         holdDraw();
         try {
@@ -178,7 +187,7 @@
         const plugin = mol.plugin;
         const old = mol.map;
         const data = await plugin.builders.data.download(
-            { url: url('/api/map', { v: version }), isBinary: true, label: `working map v${version}` },
+            { url: url('/api/map', { v: version, max: mapMaxVoxels() }), isBinary: true, label: `working map v${version}` },
             { state: { isGhost: true } });
         const parsed = await plugin.dataFormats.get('ccp4').parse(plugin, data);
         const volume = parsed.volume || parsed.volumes[0];
@@ -186,7 +195,9 @@
             .apply(Transforms().Representation.VolumeRepresentation3D, isoParams(st.level, st.mapStyle),
                 { state: { isHidden: st.mapStyle === 'hidden' } })
             .commit();
-        mol.map = { dataRef: data.ref, volumeRef: volume.ref, reprRef: repr.ref, version };
+        const grid = volume.cell && volume.cell.obj ? Array.from(volume.cell.obj.data.grid.cells.space.dimensions) : null;
+        mol.map = { dataRef: data.ref, volumeRef: volume.ref, reprRef: repr.ref, version, grid };
+        if (st.session) renderSession();
         if (old) await deleteRef(old.dataRef);
     }
 
@@ -604,7 +615,8 @@
         const h = s.history;
         let text = `working map: ${h.length ? h[h.length - 1].map : 'the original map'}`;
         text += ` · ${m.shape_zyx.slice().reverse().join('×')} voxels`;
-        if (m.display_factor > 1) text += ` (shown at ${m.display_shape_zyx.slice().reverse().join('×')})`;
+        const shown = mol.map && mol.map.grid;
+        if (shown && shown.join() !== m.shape_zyx.slice().reverse().join()) text += ` (shown at ${shown.join('×')})`;
         text += ` · ${m.n_above_level} above level ${Number(s.level.toPrecision(4))}`;
         if (h.length) text += ` · ${h.length} zeroed: ${h.map(e => e.structure + ' #' + e.rank).join(', ')}`;
         $('working').textContent = text;
