@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from difffit.kernels import score_and_grad
+from difffit.kernels import optimise_fused, score_and_grad
 
 __all__ = [
     "OptimiseResult",
@@ -108,13 +108,18 @@ class OptimiseResult:
     n_evaluations: int  # placement × atom samples taken
 
 
+#: Learning rates are constant for this fraction of a phase's steps, then decay (cosine) ...
+DECAY_START = 0.6
+#: ... to this fraction of their value at the last step.
+DECAY_FLOOR = 0.1
+
+
 def _lr_factor(step: int, n_steps: int) -> float:
-    """Constant for the first 60 % of the steps, then cosine decay to 10 %."""
-    start = int(0.6 * n_steps)
+    start = int(DECAY_START * n_steps)
     if step < start or n_steps <= start:
         return 1.0
     f = (step - start) / max(n_steps - start, 1)
-    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * f))
+    return DECAY_FLOOR + (1 - DECAY_FLOOR) * 0.5 * (1 + math.cos(math.pi * f))
 
 
 def optimise_placements(
@@ -126,8 +131,13 @@ def optimise_placements(
     lr_shift: float,
     lr_rotation: float,
     progress: Callable[[int, int], None] | None = None,
+    fused: bool = True,
 ) -> OptimiseResult:
     """Adam on every placement, phase after phase (see :class:`Phase`).
+
+    On the CPU each phase runs in one fused Numba kernel (:func:`difffit.kernels.optimise_fused`:
+    all steps of a placement inside one parallel loop, no per-step overhead); elsewhere (CUDA),
+    or with ``fused=False``, the steps are torch operations with the same arithmetic.
 
     Placements left out of a phase keep their best pose so far. Returns, for every placement,
     the best pose it reached. Ties in the selection are broken by placement index, so the
@@ -148,6 +158,21 @@ def optimise_placements(
             order = np.argsort(-best_s[active], kind="stable")
             active = np.sort(active[order[: max(1, phase.n_keep)]])
         if phase.n_steps <= 0:
+            continue
+        if dev.type == "cpu" and fused:
+            bq, bt, bs = optimise_fused(
+                sampler.volume.numpy(), phase.xyz.numpy(), best_q[active], best_t[active],
+                sampler.origin_xyz.double().numpy(), sampler.inv_voxel_xyz.double().numpy(),
+                sampler.outside, n_steps=phase.n_steps, lr_shift=lr_shift, lr_rotation=lr_rotation,
+                decay_start=int(DECAY_START * phase.n_steps), decay_floor=DECAY_FLOOR,
+            )  # fmt: skip
+            bq /= np.linalg.norm(bq, axis=1, keepdims=True)
+            best_q[active], best_t[active], best_s[active] = bq, bt, bs
+            last[active] = phase_idx
+            n_eval += len(active) * len(phase.xyz) * (phase.n_steps + 1)
+            done += phase.n_steps
+            if progress is not None:
+                progress(done, n_total)
             continue
         q = torch.tensor(best_q[active], dtype=dt, device=dev, requires_grad=True)
         t = torch.tensor(best_t[active], dtype=dt, device=dev, requires_grad=True)
