@@ -41,6 +41,7 @@ def test_normalised_and_target(rng):
     n = p.normalised.data
     assert n.min() == 0.0 and n.max() <= 1.0
     assert np.all(n[~p.footprint] == 0)
+
     def target_at(prep, mask):  # the target as the search sees it, at voxel centres of the map
         return prep.target.sample(m.voxel_centres_xyz(mask), outside=prep.config.negative_value)
 

@@ -508,7 +508,14 @@ def _nb_optimise(  # pragma: no cover - compiled
                 fi = a00 * ax + a01 * ay + a02 * az + c0
                 fj = a10 * ax + a11 * ay + a12 * az + c1
                 fk = a20 * ax + a21 * ay + a22 * az + c2
-                if not (fi >= 0.0 and fj >= 0.0 and fk >= 0.0 and fi <= nx - 1 and fj <= ny - 1 and fk <= nz - 1):
+                if not (
+                    fi >= 0.0
+                    and fj >= 0.0
+                    and fk >= 0.0
+                    and fi <= nx - 1
+                    and fj <= ny - 1
+                    and fk <= nz - 1
+                ):
                     acc += outside
                     continue
                 i0 = min(int(fi), nx - 2)
@@ -576,9 +583,36 @@ def _nb_optimise(  # pragma: no cover - compiled
             g21 = m21 * inv_n
             g22 = m22 * inv_n
             dw = 2 * (-z * g01 + y * g02 + z * g10 - x * g12 - y * g20 + x * g21)
-            dxq = 2 * (y * g01 + z * g02 + y * g10 - 2 * x * g11 - w * g12 + z * g20 + w * g21 - 2 * x * g22)
-            dyq = 2 * (-2 * y * g00 + x * g01 + w * g02 + x * g10 + z * g12 - w * g20 + z * g21 - 2 * y * g22)
-            dzq = 2 * (-2 * z * g00 - w * g01 + x * g02 + w * g10 - 2 * z * g11 + y * g12 + x * g20 + y * g21)
+            dxq = 2 * (
+                y * g01
+                + z * g02
+                + y * g10
+                - 2 * x * g11
+                - w * g12
+                + z * g20
+                + w * g21
+                - 2 * x * g22
+            )
+            dyq = 2 * (
+                -2 * y * g00
+                + x * g01
+                + w * g02
+                + x * g10
+                + z * g12
+                - w * g20
+                + z * g21
+                - 2 * y * g22
+            )
+            dzq = 2 * (
+                -2 * z * g00
+                - w * g01
+                + x * g02
+                + w * g10
+                - 2 * z * g11
+                + y * g12
+                + x * g20
+                + y * g21
+            )
             dot = w * dw + x * dxq + y * dyq + z * dzq
             gq0 = (dw - w * dot) / nrm
             gq1 = (dxq - x * dot) / nrm

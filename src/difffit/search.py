@@ -247,8 +247,7 @@ def fit(
         ]
 
         def step_progress(done: int, total: int, _name: str = st.name) -> None:
-            if done % 10 == 0 or done == total:
-                emit("search", done, total, _name)
+            emit("search", done, total, _name)
 
         res = optimise_placements(
             sampler,
@@ -270,7 +269,9 @@ def fit(
         rot = quat_to_matrix(res_q)
         # every placement is scored on a subsample of the envelope (ranking only); the cluster
         # representatives get the exact figures below
-        m = quality_metrics(raw, prepared.level, sp.all_xyz, sp.probe.subsample(PROBE_POINTS_ALL_FITS), rot, res_t)
+        m = quality_metrics(
+            raw, prepared.level, sp.all_xyz, sp.probe.subsample(PROBE_POINTS_ALL_FITS), rot, res_t
+        )
         timings["metrics"] += time.perf_counter() - t0
         n = len(kept)
         fit_cols["structure_index"].append(np.full(n, si))

@@ -187,7 +187,11 @@ def prepare_map(density: DensityMap, config: PrepConfig | None = None) -> Prepar
     target /= w.sum()
     origin = density.grid_to_world(np.array([lo[2], lo[1], lo[0]], dtype=np.float64))
     if min(target.shape) < 2:
-        target = np.pad(target, [(0, max(0, 2 - n)) for n in target.shape], constant_values=config.negative_value)
+        target = np.pad(
+            target,
+            [(0, max(0, 2 - n)) for n in target.shape],
+            constant_values=config.negative_value,
+        )
     return PreparedMap(
         source=density,
         level=level,

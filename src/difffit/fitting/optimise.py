@@ -108,6 +108,9 @@ class OptimiseResult:
     n_evaluations: int  # placement × atom samples taken
 
 
+#: Placement × atom × step samples per call of the fused CPU kernel (a progress report each).
+FUSED_CHUNK_SAMPLES = 20_000_000
+
 #: Learning rates are constant for this fraction of a phase's steps, then decay (cosine) ...
 DECAY_START = 0.6
 #: ... to this fraction of their value at the last step.
@@ -150,7 +153,12 @@ def optimise_placements(
     best_s = np.full(n_pl, -np.inf)
     last = np.full(n_pl, -1, dtype=np.int64)
     active = np.arange(n_pl)
-    n_total = sum(p.n_steps for p in phases)
+    # progress counts placement-steps; the sizes of later phases are known only once they start
+    sizes, n = [], n_pl
+    for phase in phases:
+        n = min(n, phase.n_keep) if phase.n_keep is not None else n
+        sizes.append(n * phase.n_steps)
+    n_total = sum(sizes)
     done = 0
     n_eval = 0
     for phase_idx, phase in enumerate(phases):
@@ -160,19 +168,24 @@ def optimise_placements(
         if phase.n_steps <= 0:
             continue
         if dev.type == "cpu" and fused:
-            bq, bt, bs = optimise_fused(
-                sampler.volume.numpy(), phase.xyz.numpy(), best_q[active], best_t[active],
-                sampler.origin_xyz.double().numpy(), sampler.inv_voxel_xyz.double().numpy(),
-                sampler.outside, n_steps=phase.n_steps, lr_shift=lr_shift, lr_rotation=lr_rotation,
-                decay_start=int(DECAY_START * phase.n_steps), decay_floor=DECAY_FLOOR,
-            )  # fmt: skip
-            bq /= np.linalg.norm(bq, axis=1, keepdims=True)
-            best_q[active], best_t[active], best_s[active] = bq, bt, bs
+            # chunks of placements: progress reports, and Ctrl-C is seen between chunks
+            chunk = max(FUSED_CHUNK_SAMPLES // max(len(phase.xyz) * (phase.n_steps + 1), 1), 64)
+            for s0 in range(0, len(active), chunk):
+                sel = active[s0 : s0 + chunk]
+                bq, bt, bs = optimise_fused(
+                    sampler.volume.numpy(), phase.xyz.numpy(), best_q[sel], best_t[sel],
+                    sampler.origin_xyz.double().numpy(), sampler.inv_voxel_xyz.double().numpy(),
+                    sampler.outside, n_steps=phase.n_steps, lr_shift=lr_shift,
+                    lr_rotation=lr_rotation, decay_start=int(DECAY_START * phase.n_steps),
+                    decay_floor=DECAY_FLOOR,
+                )  # fmt: skip
+                bq /= np.linalg.norm(bq, axis=1, keepdims=True)
+                best_q[sel], best_t[sel], best_s[sel] = bq, bt, bs
+                done += len(sel) * phase.n_steps
+                if progress is not None:
+                    progress(done, n_total)
             last[active] = phase_idx
             n_eval += len(active) * len(phase.xyz) * (phase.n_steps + 1)
-            done += phase.n_steps
-            if progress is not None:
-                progress(done, n_total)
             continue
         q = torch.tensor(best_q[active], dtype=dt, device=dev, requires_grad=True)
         t = torch.tensor(best_t[active], dtype=dt, device=dev, requires_grad=True)
@@ -199,7 +212,7 @@ def optimise_placements(
             opt.zero_grad(set_to_none=True)
             (-val.sum()).backward()
             opt.step()
-            done += 1
+            done += len(active)
             if progress is not None:
                 progress(done, n_total)
         pq = phase_q.cpu().double().numpy()
