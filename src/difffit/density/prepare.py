@@ -56,16 +56,18 @@ def remove_islands(mask_zyx: np.ndarray, min_voxels: int) -> tuple[np.ndarray, i
 
     Returns the new mask, the number of islands removed and the voxels removed.
     """
-    if min_voxels <= 1:
-        return mask_zyx.copy(), 0, 0
-    labels, n = ndimage.label(mask_zyx, structure=np.ones((3, 3, 3), dtype=bool))
-    if n == 0:
-        return mask_zyx.copy(), 0, 0
+    out = mask_zyx.copy()
+    if min_voxels <= 1 or not out.any():
+        return out, 0, 0
+    idx = np.nonzero(out)  # label only within the bounding box of the mask
+    box = tuple(slice(int(i.min()), int(i.max()) + 1) for i in idx)
+    labels, n = ndimage.label(out[box], structure=np.ones((3, 3, 3), dtype=bool))
     sizes = np.bincount(labels.ravel(), minlength=n + 1)
     small = sizes < min_voxels
     small[0] = False
-    removed_mask = small[labels]
-    return mask_zyx & ~removed_mask, int(small.sum()), int(removed_mask.sum())
+    removed = small[labels]
+    out[box] &= ~removed
+    return out, int(small.sum()), int(removed.sum())
 
 
 @dataclass(frozen=True, eq=False)
