@@ -108,6 +108,9 @@ class OptimiseResult:
     n_evaluations: int  # placement × atom samples taken
 
 
+#: Use the fused Numba optimiser on the CPU (False: the torch path everywhere, as on CUDA).
+USE_FUSED = True
+
 #: Placement × atom × step samples per call of the fused CPU kernel (a progress report each).
 FUSED_CHUNK_SAMPLES = 20_000_000
 
@@ -134,19 +137,22 @@ def optimise_placements(
     lr_shift: float,
     lr_rotation: float,
     progress: Callable[[int, int], None] | None = None,
-    fused: bool = True,
+    fused: bool | None = None,
 ) -> OptimiseResult:
     """Adam on every placement, phase after phase (see :class:`Phase`).
 
     On the CPU each phase runs in one fused Numba kernel (:func:`difffit.kernels.optimise_fused`:
     all steps of a placement inside one parallel loop, no per-step overhead); elsewhere (CUDA),
     or with ``fused=False``, the steps are torch operations with the same arithmetic.
+    ``fused=None`` follows the module switch :data:`USE_FUSED`.
 
     Placements left out of a phase keep their best pose so far. Returns, for every placement,
     the best pose it reached. Ties in the selection are broken by placement index, so the
     result depends only on the inputs.
     """
     dev, dt = sampler.volume.device, sampler.volume.dtype
+    if fused is None:
+        fused = USE_FUSED
     n_pl = len(quat_wxyz)
     best_q = np.array(quat_wxyz, dtype=np.float64)
     best_t = np.array(shift, dtype=np.float64)
