@@ -34,7 +34,12 @@ def set_num_threads(n: int | None) -> int:
     """Threads for the CPU kernels (and torch); ``None`` = all cores. Returns the count used."""
     import numba
 
-    n = int(n or os.cpu_count() or 1)
+    if not n:
+        try:
+            n = len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            n = os.cpu_count() or 1
+    n = int(n)
     n = max(1, min(n, numba.config.NUMBA_NUM_THREADS))
     numba.set_num_threads(n)
     torch.set_num_threads(n)
@@ -359,10 +364,27 @@ def score_and_grad(
     return score_and_grad_torch(volume, xyz, rot, shift, origin_xyz, inv_voxel_xyz, outside)
 
 
+#: Bytes of temporaries per placement × atom sample in the torch path (coordinates, 8 corner
+#: indices and values, weights, gradients; measured order of magnitude, float32).
+TORCH_BYTES_PER_SAMPLE = 160
+
+
+def memory_budget_bytes(device: torch.device) -> int:
+    """Memory the torch path may use for temporaries: half the free GPU memory, or 1 GiB."""
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free // 2)
+    return 1 << 30
+
+
 def score_and_grad_torch(volume, xyz, rot, shift, origin_xyz, inv_voxel_xyz, outside):
-    """The torch implementation of :func:`score_and_grad` (any device; chunked over placements)."""
+    """The torch implementation of :func:`score_and_grad` (any device).
+
+    Placements are processed in chunks sized so that the temporaries stay within
+    :func:`memory_budget_bytes`.
+    """
     n_pl, n_at = rot.shape[0], xyz.shape[0]
-    chunk = max(1, int(2**24 // max(n_at, 1)))
+    chunk = max(1, int(memory_budget_bytes(volume.device) // (TORCH_BYTES_PER_SAMPLE * max(n_at, 1))))
     vals, gts, grs = [], [], []
     for s in range(0, n_pl, chunk):
         r, t = rot[s : s + chunk].detach(), shift[s : s + chunk].detach()
