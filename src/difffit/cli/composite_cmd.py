@@ -214,7 +214,8 @@ def _discard(out: Path) -> None:
             shutil.rmtree(d)
 
 
-def _print_placements(placements, stream=sys.stdout) -> None:
+def _print_placements(placements, stream=None) -> None:
+    stream = stream or sys.stdout
     if not placements:
         print("no placements", file=stream)
         return
@@ -226,7 +227,8 @@ def _print_placements(placements, stream=sys.stdout) -> None:
               f"{p.cam:6.3f} {p.relative_cam:5.2f} {p.inside:6.2f} {p.clash_atoms:>6}", file=stream)  # fmt: skip
 
 
-def _print_candidates(candidates, stream=sys.stdout) -> None:
+def _print_candidates(candidates, stream=None) -> None:
+    stream = stream or sys.stdout
     head = (
         f"{'rank':>4}  {'structure':<20} {'corr':>6} {'cam':>6} {'rel':>5} {'clash':>6}  suggestion"
     )
