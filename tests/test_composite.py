@@ -138,7 +138,7 @@ def test_evaluate_candidates_bar_clash_and_copies(rng):
     result = FitResult(clusters=hits, fits={}, structures=(), level=0.1, resolution=6.0, seed=1,
                        config=FitConfig(), info={})  # fmt: skip
     state = CompositeState(0, DensityMap(np.zeros((4, 4, 4)), 1.0), (), 0.1, 6.0)
-    cfg = CompositeConfig(min_cam=0.3, relative_cam=0.6)
+    cfg = CompositeConfig(min_cam=0.3, relative_cam=0.6, defer_fraction=0.0)
     cands = evaluate_candidates(result, [p, q], state, copies={"q": 1}, config=cfg)
     assert [c.decision for c in cands] == [
         "accept", "clash", "accept", "below bar", "below bar", "accept", "copies placed",
@@ -147,6 +147,17 @@ def test_evaluate_candidates_bar_clash_and_copies(rng):
     assert cands[2].relative_cam == pytest.approx(0.75)
     assert math.isnan(cands[0].relative_cam)
     assert "relative_cam" in cands[3].reason and "min_cam" in cands[4].reason
+    # deferral: candidates under 0.8 x the best accepted cam (0.80) wait for the next round
+    deferred = evaluate_candidates(result, [p, q], state, copies={"q": 1},
+                                   config=dataclasses.replace(cfg, defer_fraction=0.8))  # fmt: skip
+    assert [c.decision for c in deferred] == [
+        "accept", "clash", "deferred", "below bar", "below bar", "deferred", "deferred",
+    ]  # fmt: skip
+    assert "defer_fraction" in deferred[2].reason
+    # ... unless nothing else would be accepted: then the round takes what passes
+    lone = FitResult(clusters=(hits[5],), fits={}, structures=(), level=0.1, resolution=6.0,
+                     seed=1, config=FitConfig(), info={})  # fmt: skip
+    assert [c.decision for c in evaluate_candidates(lone, [p, q], state)] == ["accept"]
     # at most one per round
     one = evaluate_candidates(
         result, [p, q], state, config=dataclasses.replace(cfg, max_per_round=1)

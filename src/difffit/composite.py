@@ -17,6 +17,10 @@ number of copies, or nothing convincing is left.
 * and it does not clash: fewer than ``max_clash_fraction`` of its heavy atoms lie within
   ``clash_distance`` Å of a heavy atom of a placed subunit (:func:`clash_counts`).
 
+A candidate that passes, but with a cam under ``defer_fraction`` × the best cam accepted in the
+round, is deferred to the next round: it is fitted again into the map cleared of the surer
+placements, where it competes with less density that is not its own.
+
 The contour level and the resolution are fixed in the first round and kept, so the scores of
 all rounds are on one scale. ``docs/composite.md`` shows the numbers on the real maps.
 
@@ -302,6 +306,10 @@ class CompositeConfig:
         Heavy atoms closer than this (Å) to a placed subunit's heavy atoms clash.
     max_clash_fraction : float
         A candidate with more than this fraction of its heavy atoms clashing is rejected.
+    defer_fraction : float
+        A candidate that passes, but with a cam under this fraction of the best cam accepted in
+        its round, waits for the next round (fitted again into the map cleared of the surer
+        placements); 0 = accept every candidate that passes.
     max_rounds : int
         Stop after this many rounds.
     max_per_round : int
@@ -317,6 +325,7 @@ class CompositeConfig:
     relative_cam: float = 0.6
     clash_distance: float = 2.0
     max_clash_fraction: float = 0.05
+    defer_fraction: float = 0.8
     max_rounds: int = 20
     max_per_round: int = 0
     candidates_per_structure: int = 10
@@ -329,7 +338,7 @@ class CompositeConfig:
         if not isinstance(self.match_resolution, bool):
             raise ConfigError("match_resolution must be True or False")
         for name, lo, hi in (("min_cam", -1.0, 1.0), ("relative_cam", 0.0, 1.0),
-                             ("max_clash_fraction", 0.0, 1.0)):  # fmt: skip
+                             ("max_clash_fraction", 0.0, 1.0), ("defer_fraction", 0.0, 1.0)):  # fmt: skip
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not (lo <= v <= hi):
                 raise ConfigError(f"{name} must be a number in [{lo:g}, {hi:g}], got {v!r}")
@@ -397,7 +406,8 @@ class Candidate:
     """A cluster of a round's fit and what the confidence bar and the clash check made of it.
 
     ``decision`` is ``"accept"``, ``"below bar"``, ``"clash"``, ``"copies placed"`` (the
-    structure has all its copies) or ``"round full"`` (``max_per_round`` reached).
+    structure has all its copies), ``"deferred"`` (passes, but much less sure than the round's
+    best: fitted again next round) or ``"round full"`` (``max_per_round`` reached).
     """
 
     round: int
@@ -637,10 +647,13 @@ def evaluate_candidates(
     copies: Mapping[str, int | None] | None = None,
     config: CompositeConfig | None = None,
 ) -> tuple[Candidate, ...]:
-    """Apply the confidence bar and the clash check to the clusters of a round's fit.
+    """Apply the confidence bar, the clash check and the deferral to a round's clusters.
 
     Clusters are visited in the table's order (best first). Each accepted candidate counts as
-    placed for the ones after it (clashes, copies, the reference cam of its structure).
+    placed for the ones after it (clashes, copies, the reference cam of its structure). A
+    candidate that passes but whose cam is under ``config.defer_fraction`` × the best cam
+    accepted in the round is deferred: it is fitted again next round, into the map cleared of
+    the surer placements (unless the round would otherwise accept nothing).
 
     Returns
     -------
@@ -649,8 +662,30 @@ def evaluate_candidates(
         decision of each.
     """
     config = config or CompositeConfig()
-    by_name = {s.name: s for s in structures}
     copies = _check_copies(structures, copies)
+    first = _evaluate(result, structures, state, copies, config, defer_below=-math.inf)
+    accepted = [c.hit.cam for c in first if c.decision == "accept"]
+    if not accepted or config.defer_fraction <= 0:
+        return first
+    best = max(accepted)
+    second = _evaluate(result, structures, state, copies, config,
+                       defer_below=config.defer_fraction * best, best=best)  # fmt: skip
+    if any(c.decision == "accept" for c in second):
+        return second
+    return first
+
+
+def _evaluate(
+    result: FitResult,
+    structures: Sequence[Structure],
+    state: CompositeState,
+    copies: dict[str, int | None],
+    config: CompositeConfig,
+    *,
+    defer_below: float,
+    best: float = math.nan,
+) -> tuple[Candidate, ...]:
+    by_name = {s.name: s for s in structures}
     round_index = state.rounds_done + 1
     placed_xyz = [by_name[p.structure].coords_xyz if p.structure in by_name else None
                   for p in state.placements]  # fmt: skip
@@ -663,6 +698,7 @@ def evaluate_candidates(
     refs = {n: state.reference_cam(n) for n in by_name}
     left = {n: _copies_left(state, copies, n) for n in by_name}
     seen: dict[str, int] = dict.fromkeys(by_name, 0)
+    n_placed = {n: state.copies_placed(n) for n in by_name}
     n_accepted = 0
     out = []
     for hit in result.clusters:
@@ -699,6 +735,14 @@ def evaluate_candidates(
                     f"of placed atoms ({clash_with}); more than max_clash_fraction {config.max_clash_fraction:g}"
                 ),
             )
+        elif hit.cam < defer_below:
+            decision, reason = (
+                "deferred",
+                (
+                    f"cam {hit.cam:.3f} < defer_fraction {config.defer_fraction:g} x {best:.3f} (the "
+                    "best accepted this round): fitted again after the surer placements are zeroed"
+                ),
+            )
         elif config.max_per_round and n_accepted >= config.max_per_round:
             decision, reason = "round full", f"max_per_round {config.max_per_round} reached"
         else:
@@ -713,7 +757,8 @@ def evaluate_candidates(
             if ref is None:
                 refs[name] = hit.cam
             placed_xyz.append(xyz)
-            placed_labels.append(f"{name}#new{n_accepted}")
+            n_placed[name] += 1
+            placed_labels.append(f"{name}#{n_placed[name]}")
         out.append(
             Candidate(
                 round_index, hit, float(rel), n_clash, float(frac), clash_with, decision, reason

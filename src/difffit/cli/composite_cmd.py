@@ -93,6 +93,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
         help="reject fits with more than this fraction of atoms clashing (default %(default)s)",
     )
     g.add_argument(
+        "--defer",
+        type=float,
+        default=_DEF.defer_fraction,
+        metavar="F",
+        help="fits with cam < F x the round's best wait for the next round, fitted again into "
+        "the cleared map (default %(default)s; 0 = accept all that pass)",
+    )
+    g.add_argument(
         "--max-rounds",
         type=int,
         default=_DEF.max_rounds,
@@ -177,6 +185,7 @@ def composite_config_from_args(args: argparse.Namespace) -> CompositeConfig:
         relative_cam=args.relative_cam,
         clash_distance=args.clash_distance,
         max_clash_fraction=args.max_clash,
+        defer_fraction=args.defer,
         max_rounds=args.max_rounds,
         max_per_round=args.max_per_round,
         candidates_per_structure=args.candidates,
