@@ -12,7 +12,9 @@ from difffit.structure import Structure
 _RES = ["ALA", "LEU", "GLY", "SER", "VAL", "GLU", "LYS", "PHE", "ASP", "THR"]
 
 
-def protein_like(n_residues: int, rng: np.random.Generator, *, name: str = "synthetic") -> Structure:
+def protein_like(
+    n_residues: int, rng: np.random.Generator, *, name: str = "synthetic"
+) -> Structure:
     """A compact, asymmetric pseudo-protein: a self-avoiding CA walk (3.8 Å steps) inside a
     sphere, with N, C, O and a CB-like atom per residue. Not a real fold, but dense and without
     symmetry, which is what a known-answer fitting test needs."""
@@ -84,7 +86,9 @@ def planted_case(
     shape_xyz = np.ceil((hi - lo + 4) / voxel).astype(int) + 1
     pose = RigidTransform.from_quat(q, shift).compose(RigidTransform(np.eye(3), -c))
     grid = DensityMap(np.zeros(shape_xyz[::-1], dtype=np.float32), voxel, origin)
-    sim = simulate_on_grid(pose.apply(structure.coords_xyz), structure.atomic_numbers, resolution, grid)
+    sim = simulate_on_grid(
+        pose.apply(structure.coords_xyz), structure.atomic_numbers, resolution, grid
+    )
     data = sim.data
     if noise:
         data = data + rng.normal(scale=noise, size=data.shape).astype(np.float32)

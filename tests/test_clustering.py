@@ -39,4 +39,6 @@ def test_tolerances_split_clusters(rng):
     q2 = np.array([[1.0, 0, 0, 0], [np.cos(ang / 2), np.sin(ang / 2), 0, 0]])
     c2 = np.zeros((2, 3))
     assert len(cluster_poses(q2, c2, [0, 1], shift_tolerance=3, angle_tolerance_deg=6).leaders) == 2
-    assert len(cluster_poses(q2, c2, [0, 1], shift_tolerance=3, angle_tolerance_deg=12).leaders) == 1
+    assert (
+        len(cluster_poses(q2, c2, [0, 1], shift_tolerance=3, angle_tolerance_deg=12).leaders) == 1
+    )

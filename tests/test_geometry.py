@@ -74,7 +74,9 @@ def test_rigid_transform_compose_inverse(rng):
     x = rng.normal(size=(20, 3)) * 10
     assert np.allclose(a.compose(b).apply(x), a.apply(b.apply(x)))
     assert np.allclose(a.inverse().apply(a.apply(x)), x)
-    assert np.allclose(RigidTransform.from_r_t_flat(a.to_r_t_flat()).to_matrix_4x4(), a.to_matrix_4x4())
+    assert np.allclose(
+        RigidTransform.from_r_t_flat(a.to_r_t_flat()).to_matrix_4x4(), a.to_matrix_4x4()
+    )
     assert np.allclose(RigidTransform.from_matrix_3x4(a.to_matrix_3x4()).apply(x), a.apply(x))
     with pytest.raises(ValueError):
         a.rotation[0, 0] = 2.0  # frozen

@@ -30,9 +30,13 @@ def test_planted_point_sampling_matches_voxel_and_grid_sample(rng):
     ours = m.sample(pts)
     norm = 2 * (pts - m.origin_xyz) / ((np.array(m.shape_xyz) - 1) * m.voxel_size_xyz) - 1
     grid = torch.tensor(norm, dtype=torch.float32).view(1, 1, 1, -1, 3)
-    ref = torch.nn.functional.grid_sample(
-        torch.tensor(data)[None, None], grid, mode="bilinear", align_corners=True
-    ).flatten().numpy()
+    ref = (
+        torch.nn.functional.grid_sample(
+            torch.tensor(data)[None, None], grid, mode="bilinear", align_corners=True
+        )
+        .flatten()
+        .numpy()
+    )
     assert np.allclose(ours, ref, atol=1e-5)
     assert m.sample([[-100.0, 0, 0]], outside=-7.0)[0] == -7.0
 

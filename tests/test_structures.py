@@ -94,7 +94,9 @@ def test_bad_structure_files(tmp_path):
     with pytest.raises(StructureError):
         read_structure(empty)
     water = tmp_path / "water.pdb"
-    water.write_text("HETATM    1  O   HOH A   1       0.000   0.000   0.000  1.00 10.00           O\nEND\n")
+    water.write_text(
+        "HETATM    1  O   HOH A   1       0.000   0.000   0.000  1.00 10.00           O\nEND\n"
+    )
     with pytest.raises(StructureError, match="no heavy atoms"):
         read_structure(water)
     bad = tmp_path / "bad.cif"

@@ -125,9 +125,7 @@ class Structure:
         if selection == "all":
             return np.ones(len(self), dtype=bool)
         if selection not in SELECTIONS:
-            raise ConfigError(
-                f"atom selection {selection!r} is not one of {', '.join(SELECTIONS)}"
-            )
+            raise ConfigError(f"atom selection {selection!r} is not one of {', '.join(SELECTIONS)}")
         names = self.atom_names
         if selection == "ca":
             return (names == "CA") & (self.elements == "C") | (names == "P")
@@ -158,7 +156,9 @@ class Structure:
         seen: dict[tuple[int, str], str] = {}
         sel = self.chain_ids == chain
         for rn, ic, name in zip(
-            self.residue_numbers[sel], self.insertion_codes[sel], self.residue_names[sel],
+            self.residue_numbers[sel],
+            self.insertion_codes[sel],
+            self.residue_names[sel],
             strict=True,
         ):
             seen.setdefault((int(rn), str(ic)), str(name))

@@ -21,11 +21,20 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("structure", type=Path, help="structure file (.pdb, .cif; .gz allowed)")
     p.add_argument("-o", "--out", type=Path, required=True, help="output folder")
-    p.add_argument("--unique", action="store_true",
-                   help="write only one file per sequence group (its representative)")
-    p.add_argument("--format", choices=("cif", "pdb"), default="cif", help="file format (default cif)")
-    p.add_argument("--min-coverage", type=float, default=0.9,
-                   help="group truncated copies covering this fraction of the longest (default 0.9)")
+    p.add_argument(
+        "--unique",
+        action="store_true",
+        help="write only one file per sequence group (its representative)",
+    )
+    p.add_argument(
+        "--format", choices=("cif", "pdb"), default="cif", help="file format (default cif)"
+    )
+    p.add_argument(
+        "--min-coverage",
+        type=float,
+        default=0.9,
+        help="group truncated copies covering this fraction of the longest (default 0.9)",
+    )
     p.set_defaults(run=run)
     return p
 
@@ -59,6 +68,10 @@ def run(args: argparse.Namespace) -> int:
         w.writeheader()
         w.writerows(rows)
     for g in groups:
-        print(f"{g.name}: {g.copies} cop{'y' if g.copies == 1 else 'ies'} (chains {','.join(g.chains)}), {len(g.sequence)} residues")
-    print(f"\n{len(st.chains)} chains in {len(groups)} sequence groups; files and chains.csv in {args.out}/")
+        print(
+            f"{g.name}: {g.copies} cop{'y' if g.copies == 1 else 'ies'} (chains {','.join(g.chains)}), {len(g.sequence)} residues"
+        )
+    print(
+        f"\n{len(st.chains)} chains in {len(groups)} sequence groups; files and chains.csv in {args.out}/"
+    )
     return 0
