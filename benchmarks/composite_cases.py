@@ -163,7 +163,7 @@ def neighbour_voxels_lost(model, folder: Path, placements, chain_of: dict[str, s
             "voxels_owned": int((owner != "").sum())}  # fmt: skip
 
 
-def run_case(name: str, spec: dict, out: Path, rule: str) -> dict:
+def run_case(name: str, spec: dict, out: Path, rule: str, extra: list[str]) -> dict:
     model = difffit.read_structure(spec["model"])
     if spec.get("simulate"):
         simulate_7pbl(spec["map"])
@@ -181,7 +181,7 @@ def run_case(name: str, spec: dict, out: Path, rule: str) -> dict:
     else:
         copies = spec["copies"]
     args = ["composite", str(spec["map"]), *[f"{spec['model']}:{c}" for c in chains],
-            "--out", str(out), "--seed", "1", "--rule", rule, "-q", *spec["args"]]  # fmt: skip
+            "--out", str(out), "--seed", "1", "--rule", rule, "-q", *spec["args"], *extra]  # fmt: skip
     if copies:
         args += ["--copies", *copies]
     buf = io.StringIO()
@@ -209,6 +209,7 @@ def main() -> None:
     ap.add_argument("--rule", default="dominant", help="zeroing rule")
     ap.add_argument("--out", type=Path, default=Path("/tmp/difffit_composite_bench"))
     ap.add_argument("--json", type=Path, help="write the results here")
+    ap.add_argument("--extra", default="", help="more composite options, e.g. '--max-per-round 1'")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     all_cases = cases(args.out)
@@ -217,22 +218,24 @@ def main() -> None:
     for name in names:
         times, cpus = [], []
         for k in range(args.repeat):
-            folder = args.out / f"{name}_{args.rule}_{k}"
+            tag = args.extra.replace("--", "").replace(" ", "")
+            folder = args.out / f"{name}_{args.rule}{'_' + tag if tag else ''}_{k}"
             if folder.exists():
                 import shutil
 
                 shutil.rmtree(folder)
-            res = run_case(name, all_cases[name], folder, args.rule)
+            res = run_case(name, all_cases[name], folder, args.rule, args.extra.split())
             times.append(res["seconds"])
             cpus.append(res["cpu_seconds"])
         res["seconds_median"] = round(statistics.median(times), 1)
         res["seconds_all"] = times
         res["cpu_seconds_median"] = round(statistics.median(cpus), 1)
         res["rule"] = args.rule
+        res["extra"] = args.extra
         results.append(res)
         ok2 = sum(m["rmsd"] <= 2.0 for m in res["matches"])
         ok15 = sum(m["rmsd"] <= 1.5 for m in res["matches"])
-        print(f"== {name} ({args.rule}): {res['placed']} placed in {res['rounds']} rounds, "
+        print(f"== {name} ({args.rule} {args.extra}): {res['placed']} placed in {res['rounds']} rounds, "
               f"{res['seconds_median']} s wall, {res['cpu_seconds_median']} s CPU (median of {len(times)}); <=1.5 Å: {ok15}, <=2 Å: {ok2}; "
               f"clashing pairs: {res['clashing_pairs'] or 'none'}; neighbour voxels lost "
               f"{res['neighbour_voxels_lost']} of {res['voxels_owned']}")  # fmt: skip

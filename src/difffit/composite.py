@@ -469,7 +469,7 @@ class RoundResult:
     """One round: the fit into the working map, the verdict on each candidate, the zeroing."""
 
     index: int
-    fit: FitResult
+    fit: FitResult | None  #: None for a round whose placements were chosen without a fit here
     candidates: tuple[Candidate, ...]
     accepted: tuple[Placement, ...]
     zero: ZeroResult | None
@@ -829,20 +829,29 @@ def accept_candidates(
         round_index, working, tuple(placements), state.level, state.resolution
     )
     seconds = time.perf_counter() - started if started is not None else math.nan
-    return RoundResult(round_index, result, tuple(candidates), tuple(new), zero, new_state, seconds)  # type: ignore[arg-type]
+    return RoundResult(round_index, result, tuple(candidates), tuple(new), zero, new_state, seconds)
 
 
-def _stop_reason(
-    state: CompositeState,
-    rnd: RoundResult,
-    structures: Sequence[Structure],
-    copies: Mapping[str, int | None],
-    config: CompositeConfig,
+def _stoichiometry_met(
+    state: CompositeState, structures: Sequence[Structure], copies: Mapping[str, int | None]
 ) -> str:
     names = [s.name for s in structures]
     if all(_copies_left(state, copies, n) <= 0 for n in names):
         counts = ", ".join(f"{n} {state.copies_placed(n)}" for n in names)
         return f"stoichiometry met ({counts})"
+    return ""
+
+
+def _stop_reason(
+    rnd: RoundResult,
+    structures: Sequence[Structure],
+    copies: Mapping[str, int | None],
+    config: CompositeConfig,
+) -> str:
+    state = rnd.state
+    met = _stoichiometry_met(state, structures, copies)
+    if met:
+        return met
     if not rnd.accepted:
         best = [c for c in rnd.candidates if c.decision in ("below bar", "clash")]
         if not best:
@@ -913,9 +922,8 @@ def composite(
     while not state.finished:
         todo = [s for s in structures if _copies_left(state, copies, s.name) > 0]
         if not todo:
-            state = dataclasses.replace(state, finished=True, stop_reason=_stop_reason(
-                state, RoundResult(state.rounds_done, None, (), (), None, state, 0.0),  # type: ignore[arg-type]
-                structures, copies, config))  # fmt: skip
+            reason = _stoichiometry_met(state, structures, copies)
+            state = dataclasses.replace(state, finished=True, stop_reason=reason)
             break
         if state.rounds_done >= config.max_rounds:
             state = dataclasses.replace(
@@ -940,7 +948,7 @@ def composite(
         chosen = [c for c in cands if c.decision == "accept"]
         rnd = accept_candidates(state, chosen, structures, config=config, result=result,
                                 candidates=cands, started=t0)  # fmt: skip
-        reason = _stop_reason(rnd.state, rnd, structures, copies, config)
+        reason = _stop_reason(rnd, structures, copies, config)
         state = dataclasses.replace(rnd.state, finished=bool(reason), stop_reason=reason)
         rnd = dataclasses.replace(rnd, state=state)
         log.debug("round %d: %d placed (%s) in %.1f s%s", rnd.index, len(rnd.accepted),

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import gemmi
-import numpy as np
 
 from difffit._version import __version__
 from difffit.composite import (
@@ -40,7 +39,6 @@ from difffit.composite import (
     RoundResult,
 )
 from difffit.errors import ResultsError
-from difffit.geometry import RigidTransform
 from difffit.io.maps import read_map, write_map
 from difffit.io.results import save_results, write_json
 from difffit.io.structures import transformed_model, write_structure
@@ -425,7 +423,3 @@ def pending_hits(folder: str | os.PathLike[str], manifest: Mapping[str, Any]) ->
     if not idx:
         raise ResultsError(f"{folder}: no manual round is waiting (run with --manual first)")
     return read_cluster_hits(round_dir(folder, int(idx)) / "fit" / "clusters.csv")
-
-
-def transform_of(row: Mapping[str, Any]) -> RigidTransform:
-    return RigidTransform.from_r_t_flat(np.array([row[c] for c in TRANSFORM_COLUMNS], dtype=float))
