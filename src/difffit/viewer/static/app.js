@@ -587,6 +587,7 @@
         }
         lastFocused = null;
         renderBody();
+        scrollToSelected();
         updateButtons();
     }
 
