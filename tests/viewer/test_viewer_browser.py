@@ -268,6 +268,20 @@ def test_click_on_a_point_selects_its_cluster(hb):
     hb.page.wait_for_function("() => !difffitViewer.state().molstar.map.hidden")
 
 
+def test_model_style(hb):
+    rank = hb.state()["selected"]
+    hb.page.select_option("#model-style", "ball-and-stick")
+    hb.page.wait_for_function(
+        "() => { const s = difffitViewer.state(); return s.idle && s.molstar.models.every(m => m.style === 'ball-and-stick'); }"
+    )
+    m = check_model_loaded(hb, rank)
+    assert m["style"] == "ball-and-stick"
+    hb.page.select_option("#model-style", "cartoon")
+    hb.page.wait_for_function(
+        "() => { const s = difffitViewer.state(); return s.idle && s.molstar.models.every(m => m.style === 'cartoon'); }"
+    )
+
+
 def test_level_control_changes_the_isosurface(hb):
     level = hb.state()["level"]
     hb.page.fill("#level", f"{level * 2:.6g}")
