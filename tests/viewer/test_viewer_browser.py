@@ -130,9 +130,11 @@ def test_page_loads_map_points_and_model(hb, artifacts):
     # the map: an isosurface at the results' level on the full 100³ grid
     assert mol["map"]["loaded"] and not mol["map"]["hidden"]
     assert mol["map"]["level"] == pytest.approx(man["level"])
-    # on a software renderer the page asks for a coarser display map (100³ -> 50³)
-    want = {"high": [100, 100, 100], "low": [50, 50, 50]}[s["quality"]]
-    assert mol["map"]["grid"] == want
+    # the map is cropped to its density; on a software renderer the page asks for a coarser one
+    sizes = ws.session()["map"]["display_max_voxels"]
+    shown = ws.display_info(sizes[s["quality"]])["display_shape_zyx"]
+    assert mol["map"]["grid"] == shown[::-1]  # x, y, z
+    assert shown == {"high": [70, 85, 81], "low": [35, 43, 41]}[s["quality"]]
     # the point cloud: one pseudo-atom per placement of fits.csv
     assert mol["points"]["atoms"] == man["n_fits"] == len(read_clusters_csv(ws.root / "fits.csv"))
     # the selected fit's model, its atoms where the transform puts them, and the camera on it
@@ -435,8 +437,8 @@ def hcn4_results(tmp_path_factory):
 
 
 def test_large_map_load_time(browser_context, hcn4_results, artifacts):
-    """Page load for a 220³ map, shown at 110³ (74³ on a software renderer); the times are
-    written, not asserted.
+    """Page load for a 220³ map (cropped to its density, 111 x 111 x 94, and halved on a
+    software renderer); the times are written, not asserted.
 
     "ready" is the page's own clock (``performance.now()``, from the start of the navigation)
     when the map, the selected model and the point cloud have been drawn."""
@@ -446,9 +448,12 @@ def test_large_map_load_time(browser_context, hcn4_results, artifacts):
     prepare_s = time.perf_counter() - t0
     info = ws.display_info()
     assert info["shape_zyx"] == [220, 220, 220]
-    assert info["display_shape_zyx"] == [110, 110, 110] and info["display_factor"] == 2
+    # cropped to the density (+5 Å): 94 x 111 x 111 voxels, at full resolution; halved on a
+    # software renderer
+    assert info["display_cropped_zyx"] == [94, 111, 111]
+    assert info["display_shape_zyx"] == [94, 111, 111] and info["display_factor"] == 1
     low = ws.display_info(ws.display_max_voxels_software)
-    assert low["display_shape_zyx"] == [74, 74, 74] and low["display_factor"] == 3
+    assert low["display_shape_zyx"] == [47, 56, 56] and low["display_factor"] == 2
     server = ViewerServer(ws).start()
     loads, timings = [], []
     try:
@@ -457,7 +462,8 @@ def test_large_map_load_time(browser_context, hcn4_results, artifacts):
             s = viewer.idle()
             loads.append(viewer.load_s)
             timings.append(s["timings"])
-            assert s["molstar"]["map"]["grid"] == {"high": [110] * 3, "low": [74] * 3}[s["quality"]]
+            want = {"high": [111, 111, 94], "low": [56, 56, 47]}[s["quality"]]
+            assert s["molstar"]["map"]["grid"] == want
             assert viewer.external == []
             if i == 0:
                 check_model_loaded(viewer, 1)
@@ -466,7 +472,8 @@ def test_large_map_load_time(browser_context, hcn4_results, artifacts):
     finally:
         server.shutdown()
     report = {
-        "map": "EMD-0093 HCN4 MAP_m4A.mrc.gz, 220^3 voxels, shown at 110^3 (74^3 on a software renderer)",
+        "map": "EMD-0093 HCN4 MAP_m4A.mrc.gz, 220^3 voxels, cropped to its density: 111x111x94, "
+        "shown at 56x56x47 on a software renderer",
         "server_prepare_s": round(prepare_s, 3),
         "page_ready_s": [t["ready"] / 1000 for t in timings],
         "page_ready_median_s": statistics.median(t["ready"] for t in timings) / 1000,

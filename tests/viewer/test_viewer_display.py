@@ -9,6 +9,8 @@ import pytest
 from difffit.density.map import DensityMap
 from difffit.geometry import RigidTransform, random_quaternions
 from difffit.viewer.display import (
+    crop_threshold,
+    crop_to_density,
     display_factor,
     downsample_for_display,
     fit_centres_xyz,
@@ -117,3 +119,38 @@ def test_points_colour_scale_from_a_percentile():
     assert np.allclose(b[1:], np.clip((vals[1:] - lo) / (hi - lo), 0, 1) * 100, atol=0.01)
     with pytest.raises(ValueError):
         points_mmcif(xyz, vals, low_percentile=101)
+
+
+def test_crop_to_density_keeps_world_positions():
+    """A blob in a big empty box: the crop keeps the blob (+ margin) where it was."""
+    shape = (60, 50, 40)  # z, y, x
+    vs = np.array([1.5, 1.2, 1.0])
+    origin = np.array([3.0, -4.0, 10.0])
+    data = np.zeros(shape, np.float32)
+    data[30:35, 20:24, 10:13] = 1.0  # z 30..34, y 20..23, x 10..12
+    data[32, 21, 11] = 5.0
+    m = DensityMap(data, vs, origin)
+    out = crop_to_density(m, 0.5, margin=3.0)
+    # margin 3 Å = 2 voxels in x (1.5 Å), 3 in y (1.2 Å), 3 in z (1.0 Å)
+    assert out.shape_zyx == (5 + 6, 4 + 6, 3 + 4)
+    assert np.allclose(out.origin_xyz, origin + np.array([10 - 2, 20 - 3, 30 - 3]) * vs)
+    # the peak is at the same world position
+    k = np.unravel_index(np.argmax(out.data), out.shape_zyx)
+    assert np.allclose(
+        out.grid_to_world(np.array([k[::-1]])), m.grid_to_world(np.array([[11, 21, 32]]))
+    )
+    assert out.data.sum() == pytest.approx(data.sum())
+    # clipped at the map's edges, unchanged when nothing can go, untouched when nothing is above
+    edge = np.zeros(shape, np.float32)
+    edge[0, 0, 0] = edge[-1, -1, -1] = 1.0
+    assert crop_to_density(DensityMap(edge, vs, origin), 0.5) is not None
+    assert crop_to_density(DensityMap(edge, vs, origin), 0.5).shape_zyx == shape
+    assert crop_to_density(m, 10.0) is m
+
+
+def test_crop_threshold():
+    rng = np.random.default_rng(2)
+    data = rng.normal(0.0, 1.0, size=(20, 20, 20)).astype(np.float32)
+    m = DensityMap(data, 1.0)
+    assert crop_threshold(m, 10.0) == pytest.approx(data.mean() + data.std(), rel=1e-5)
+    assert crop_threshold(m, 1.0) == pytest.approx(0.5)

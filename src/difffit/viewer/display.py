@@ -18,6 +18,8 @@ from difffit.density.map import DensityMap
 __all__ = [
     "DISPLAY_MAX_VOXELS",
     "DISPLAY_MAX_VOXELS_SOFTWARE",
+    "crop_threshold",
+    "crop_to_density",
     "display_factor",
     "downsample_for_display",
     "fit_centres_xyz",
@@ -31,6 +33,49 @@ DISPLAY_MAX_VOXELS = 128
 #: The same for a browser that renders in software (SwiftShader, llvmpipe), where the
 #: isosurface's triangles are most of the cost of each frame.
 DISPLAY_MAX_VOXELS_SOFTWARE = 80
+
+
+def crop_threshold(density: DensityMap, level: float) -> float:
+    """The value below which the viewer may crop a map away: half the contour level, or the
+    map's mean + 1 standard deviation when that is lower (density below it is noise at any
+    sensible contour level)."""
+    d = density.data
+    return float(min(0.5 * level, float(d.mean()) + float(d.std())))
+
+
+def crop_to_density(density: DensityMap, threshold: float, *, margin: float = 5.0) -> DensityMap:
+    """The smallest box of the map holding every voxel above ``threshold``, plus ``margin`` Å.
+
+    Every kept voxel keeps its world position (the origin moves with the box). The map itself
+    when no voxel is above the threshold or nothing would be cut.
+
+    Parameters
+    ----------
+    density : DensityMap
+    threshold : float
+        Map units.
+    margin : float, Å
+        Added on every side (clipped to the map).
+
+    Returns
+    -------
+    DensityMap
+    """
+    above = density.data > threshold
+    if not above.any():
+        return density
+    pad = np.ceil(margin / density.voxel_size_xyz[::-1]).astype(int)  # z, y, x
+    lo, hi = [], []
+    for axis in range(3):
+        other = tuple(a for a in range(3) if a != axis)
+        hit = np.flatnonzero(above.any(axis=other))
+        lo.append(max(0, int(hit[0]) - int(pad[axis])))
+        hi.append(min(above.shape[axis], int(hit[-1]) + 1 + int(pad[axis])))
+    if lo == [0, 0, 0] and hi == list(above.shape):
+        return density
+    data = density.data[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
+    origin = density.origin_xyz + np.array(lo[::-1]) * density.voxel_size_xyz
+    return DensityMap(data, density.voxel_size_xyz, origin)
 
 
 def display_factor(shape_zyx: tuple[int, ...], max_voxels: int = DISPLAY_MAX_VOXELS) -> int:

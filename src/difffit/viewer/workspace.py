@@ -45,6 +45,8 @@ from difffit.structure import Structure
 from difffit.viewer.display import (
     DISPLAY_MAX_VOXELS,
     DISPLAY_MAX_VOXELS_SOFTWARE,
+    crop_threshold,
+    crop_to_density,
     downsample_for_display,
     fit_centres_xyz,
     n_voxels_above,
@@ -320,8 +322,11 @@ class Workspace:
             return self._display[key]
 
     def display_map(self, max_voxels: int | None = None) -> tuple[bytes, dict[str, Any]]:
-        """The working map as MRC bytes for the browser, block-averaged so that no edge is
-        longer than ``max_voxels`` (default: the workspace's), and facts about it."""
+        """The working map as MRC bytes for the browser, and facts about it.
+
+        The map is cropped to the box of its density (:func:`~difffit.viewer.display.crop_to_density`
+        above :func:`~difffit.viewer.display.crop_threshold`, 5 Å margin), then block-averaged
+        so that no edge is longer than ``max_voxels`` (default: the workspace's)."""
         from difffit.io.maps import write_map
 
         max_voxels = self.display_max_voxels if max_voxels is None else int(max_voxels)
@@ -332,12 +337,16 @@ class Workspace:
             if key not in self._display:
                 t0 = time.perf_counter()
                 density = self.working_map()
-                small, factor = downsample_for_display(density, max_voxels)
+                threshold = crop_threshold(density, self.level)
+                cropped = crop_to_density(density, threshold)
+                small, factor = downsample_for_display(cropped, max_voxels)
                 with tempfile.TemporaryDirectory(prefix="difffit-view-") as tmp:
                     path = write_map(small, Path(tmp) / "display.mrc")
                     data = path.read_bytes()
                 info = {
                     **self.map_facts(),
+                    "display_crop_threshold": threshold,
+                    "display_cropped_zyx": list(cropped.shape_zyx),
                     "display_shape_zyx": list(small.shape_zyx),
                     "display_factor": factor,
                     "display_max_voxels": max_voxels,
