@@ -1,0 +1,321 @@
+"""Make the reference poses of the benchmark cases: ``benchmarks/reference/<case>.json``.
+
+Each file lists equally correct poses (3×4 ``[R | t]``, ``x_map = R x_input + t``, Å) of the
+case's input model (the case's chain in the coordinates of the source file) and says how they
+were derived:
+
+demo, demo_m317
+    ``reference_poses.json`` of the DomainFit demo (ChimeraX ``fitmap search 1000 resolution 5``
+    best, agreeing with PowerFit and the original DiffFit).
+haemoglobin
+    5me2 is deposited in the EMD-3488 frame: chain A as deposited, and chain A superposed (CA
+    atoms, matched by residue number) onto chain C, the other α chain.
+hcn4
+    6gyn is deposited in the frame of EMD-0093: chain A as deposited and superposed onto B, C, D.
+actin
+    3MFP is deposited in the EMD-5168 frame, but the crop holds several subunits of the
+    filament. The helical operator (rotation + rise along the filament axis) is the one that
+    maps the deposited subunit onto its neighbour; it is measured from a found solution that
+    sits on the neighbouring subunit (``--actin-neighbour``: a 12-number pose from a peer or
+    difffit run), checked to be a screw motion, and applied ±k times while the moved subunit's
+    centre stays inside the map box.
+groel
+    1oel is not in the map frame. The consensus pose ``--groel-consensus`` (the top solution of
+    ChimeraX map-mode search, which PowerFit's top solution must match) places chain A in the
+    map; the other 13 chain-A-like sites follow from 1oel's own 14-mer: chain A superposed on
+    each of the 7 chains of one ring (S_k), and 1oel's 2 BIOMT operators (B_j) that make the
+    second ring: poses ``C ∘ B_j ∘ S_k``. (The map has C7 symmetry imposed and two rings, so
+    any of the 14 is an equally correct answer.)
+
+Usage::
+
+    .venv/bin/python benchmarks/make_references.py demo demo_m317 haemoglobin hcn4
+    .venv/bin/python benchmarks/make_references.py actin --actin-neighbour FILE.json
+    .venv/bin/python benchmarks/make_references.py groel --groel-consensus FILE.json [--check RAW.jsonl]
+
+``FILE.json`` holds ``{"matrix_3x4": [12 numbers], "source": "..."}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.cases import REFERENCE_DIR, Case, data_dir, get_case
+from benchmarks.judge import (
+    apply,
+    as_pose,
+    compose,
+    invert,
+    pose_difference,
+    rotation_angle_deg,
+    superpose,
+)
+
+IDENTITY = np.concatenate([np.eye(3), np.zeros((3, 1))], axis=1)
+
+
+def _ca_by_residue(path: Path, chain: str) -> dict[int, np.ndarray]:
+    import gemmi
+
+    st = gemmi.read_structure(str(path))
+    out = {}
+    for ch in st[0]:
+        if ch.name != chain:
+            continue
+        for res in ch:
+            ca = res.find_atom("CA", "*")
+            if ca is not None and res.het_flag != "H":
+                out[res.seqid.num] = np.array(ca.pos.tolist())
+    return out
+
+
+def chain_superposition(path: Path, mobile: str, target: str) -> tuple[np.ndarray, float, int]:
+    """Pose mapping chain ``mobile`` onto chain ``target`` (CA matched by residue number)."""
+    a, b = _ca_by_residue(path, mobile), _ca_by_residue(path, target)
+    common = sorted(set(a) & set(b))
+    if len(common) < 10:
+        raise RuntimeError(
+            f"{path}: chains {mobile} and {target} share only {len(common)} CA residues"
+        )
+    x = np.array([a[i] for i in common])
+    y = np.array([b[i] for i in common])
+    pose = superpose(x, y)
+    rms = float(np.sqrt(np.mean(np.sum((apply(pose, x) - y) ** 2, axis=1))))
+    return pose, rms, len(common)
+
+
+def _pose_entry(label: str, pose: np.ndarray, **extra) -> dict:
+    return {
+        "label": label,
+        "matrix_3x4": [round(float(v), 6) for v in as_pose(pose).reshape(-1)],
+        **extra,
+    }
+
+
+def _write(case: Case, derivation: str, poses: list[dict], **extra) -> Path:
+    doc = {
+        "case": case.name,
+        "map": case.map,
+        "model": case.model,
+        "chains": list(case.chains) if case.chains else None,
+        "layout": "matrix_3x4: 3 rows of [R | t], row-major: x_map = R @ x_input + t (Å); x_input = "
+        "the case's chain in the coordinates of the source file",
+        "criterion": "top solution correct when within 3 Å (centroid of CA) and 6° of any pose below",
+        "derivation": derivation,
+        **extra,
+        "poses": poses,
+    }
+    REFERENCE_DIR.mkdir(parents=True, exist_ok=True)
+    case.reference_path.write_text(json.dumps(doc, indent=1) + "\n")
+    return case.reference_path
+
+
+def make_demo(case: Case) -> Path:
+    src = data_dir() / "difffit_domainfit_demo" / "reference_poses.json"
+    doc = json.loads(src.read_text())
+    key = "subunits_cif/" + Path(case.model).name
+    ref = doc[key]
+    return _write(
+        case,
+        f"{src.name} of the demo, entry {key}: {ref['source']}",
+        [_pose_entry("reference_poses.json", np.asarray(ref["matrix_3x4"]).reshape(3, 4))],
+    )
+
+
+def make_chain_copies(case: Case, targets: tuple[str, ...]) -> Path:
+    """The deposited chain and its superpositions onto same-sequence chains of the model."""
+    assert case.chains is not None and len(case.chains) == 1
+    chain = case.chains[0]
+    poses = [_pose_entry(f"deposited chain {chain}", IDENTITY)]
+    for t in targets:
+        pose, rms, n = chain_superposition(case.model_path, chain, t)
+        poses.append(
+            _pose_entry(
+                f"chain {chain} superposed on deposited chain {t}",
+                pose,
+                superposition_ca_rmsd=round(rms, 3),
+                n_ca=n,
+            )
+        )
+    return _write(
+        case,
+        f"{Path(case.model).name} is deposited in the map frame; chain {chain} as deposited, and "
+        f"superposed (CA, matched by residue number) onto chains {', '.join(targets)}",
+        poses,
+    )
+
+
+def screw_parameters(op: np.ndarray) -> dict:
+    """Rotation angle (°), translation along the axis (Å) and the axis of a rigid motion."""
+    op = as_pose(op)
+    r, t = op[:, :3], op[:, 3]
+    w, v = np.linalg.eig(r)
+    axis = np.real(v[:, np.argmin(np.abs(w - 1.0))])
+    axis /= np.linalg.norm(axis)
+    rise = float(axis @ t)
+    # a point on the axis: solve (I - R) p = t - rise * axis in the plane normal to the axis
+    p, *_ = np.linalg.lstsq(np.eye(3) - r, t - rise * axis, rcond=None)
+    ang = rotation_angle_deg(r)
+    # sign of the rotation about +axis
+    x = np.cross(axis, [1.0, 0.0, 0.0])
+    if np.linalg.norm(x) < 1e-3:
+        x = np.cross(axis, [0.0, 1.0, 0.0])
+    sgn = np.sign(np.dot(np.cross(x, r @ x), axis))
+    return {
+        "angle_deg": float(sgn * ang),
+        "rise_A": rise,
+        "axis": axis.tolist(),
+        "point_on_axis": p.tolist(),
+    }
+
+
+def make_actin(case: Case, neighbour: dict) -> Path:
+    """Deposited pose + copies moved along the helix by the operator deposited → neighbour."""
+    import difffit
+    from benchmarks.cases import ca_coords, model_input
+
+    work = Path("bench-out")
+    model = model_input(case, work)
+    ca = ca_coords(model)
+    dens = difffit.read_map(case.map_path)
+    lo = dens.origin_xyz
+    hi = dens.origin_xyz + (np.array(dens.shape_zyx[::-1]) - 1) * dens.voxel_size_xyz
+    nb = as_pose(neighbour["matrix_3x4"])
+    op = nb  # deposited pose is the identity, so the operator is the neighbour's pose itself
+    shift, ang, rmsd = pose_difference(nb, IDENTITY, ca)
+    params = screw_parameters(op)
+    poses = [_pose_entry("deposited", IDENTITY, centre_xyz=[round(v, 2) for v in ca.mean(0)])]
+    for direction, step in (("+", op), ("-", invert(op))):
+        cur = IDENTITY
+        for k in range(1, 20):
+            cur = compose(step, cur)
+            c = apply(cur, ca).mean(axis=0)
+            if np.any(c < lo) or np.any(c > hi):
+                break
+            poses.append(
+                _pose_entry(
+                    f"helical {direction}{k}", cur, centre_xyz=[round(float(v), 2) for v in c]
+                )
+            )
+    return _write(
+        case,
+        "3MFP is deposited in the map frame; the crop shows several subunits of the filament. "
+        "Operator = the pose of a found solution on the neighbouring subunit (deposited pose = "
+        "identity); copies = operator^k applied to the deposited subunit while its CA centroid "
+        "stays inside the map box",
+        poses,
+        helical_operator={
+            "matrix_3x4": [round(float(v), 6) for v in op.reshape(-1)],
+            "source": neighbour.get("source", ""),
+            "from_deposited": {
+                "shift_A": round(shift, 2),
+                "angle_deg": round(ang, 2),
+                "ca_rmsd_A": round(rmsd, 2),
+            },
+            **{
+                k: (round(v, 3) if isinstance(v, float) else [round(x, 4) for x in v])
+                for k, v in params.items()
+            },
+        },
+    )
+
+
+def biomt_operators(path: Path) -> list[np.ndarray]:
+    """The BIOMT operators of REMARK 350 of a PDB file (biomolecule 1)."""
+    rows: dict[int, list[list[float]]] = {}
+    for line in path.read_text().splitlines():
+        if line.startswith("REMARK 350   BIOMT"):
+            f = line.split()
+            rows.setdefault(int(f[3]), []).append([float(x) for x in f[4:8]])
+    return [np.asarray(v) for _, v in sorted(rows.items()) if len(v) == 3]
+
+
+def make_groel(case: Case, consensus: dict) -> Path:
+    from benchmarks.cases import ca_coords, model_input
+
+    work = Path("bench-out")
+    model = model_input(case, work)
+    ca = ca_coords(model)
+    c = as_pose(consensus["matrix_3x4"])
+    chain = case.chains[0] if case.chains else "A"
+    import gemmi
+
+    st = gemmi.read_structure(str(case.model_path))
+    chains = [ch.name for ch in st[0] if len(ch.get_polymer()) > 0]
+    ops = biomt_operators(case.model_path)
+    poses = []
+    for j, b in enumerate(ops):
+        for k in chains:
+            s, rms, _n = (
+                (IDENTITY, 0.0, 0) if k == chain else chain_superposition(case.model_path, chain, k)
+            )
+            pose = compose(c, compose(b, s))
+            poses.append(
+                _pose_entry(
+                    f"site BIOMT{j + 1} chain {k}",
+                    pose,
+                    superposition_ca_rmsd=round(rms, 3),
+                    centre_xyz=[round(float(v), 2) for v in apply(pose, ca).mean(0)],
+                )
+            )
+    # the 14 sites must be distinct
+    d = min(
+        pose_difference(as_pose(a["matrix_3x4"]), as_pose(b["matrix_3x4"]), ca)[0]
+        for i, a in enumerate(poses)
+        for b in poses[i + 1 :]
+    )
+    return _write(
+        case,
+        "1oel is not in the map frame. C = consensus pose of chain A (see 'consensus'); the 14 "
+        "poses are C ∘ B_j ∘ S_k with S_k = chain A superposed on chain k of 1oel (CA, by residue "
+        "number) and B_j = 1oel's REMARK 350 BIOMT operators (14-mer)",
+        poses,
+        consensus={**consensus, "matrix_3x4": [round(float(v), 6) for v in c.reshape(-1)]},
+        min_distance_between_sites_A=round(d, 2),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("cases", nargs="+")
+    p.add_argument(
+        "--actin-neighbour",
+        type=Path,
+        help="JSON with the pose of a solution on the neighbouring subunit",
+    )
+    p.add_argument("--groel-consensus", type=Path, help="JSON with the consensus pose of chain A")
+    a = p.parse_args(argv)
+    for name in a.cases:
+        case = get_case(name)
+        if name in ("demo", "demo_m317"):
+            path = make_demo(case)
+        elif name == "haemoglobin":
+            path = make_chain_copies(case, ("C",))
+        elif name == "hcn4":
+            path = make_chain_copies(case, ("B", "C", "D"))
+        elif name == "actin":
+            if a.actin_neighbour is None:
+                p.error("actin needs --actin-neighbour")
+            path = make_actin(case, json.loads(a.actin_neighbour.read_text()))
+        elif name == "groel":
+            if a.groel_consensus is None:
+                p.error("groel needs --groel-consensus")
+            path = make_groel(case, json.loads(a.groel_consensus.read_text()))
+        else:
+            p.error(f"no recipe for case {name!r}")
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
