@@ -26,7 +26,12 @@ SORT_METRICS = ("correlation", "cam", "overlap", "density", "inside", "hits", "s
 
 def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
     ok = (value >= 0) if allow_zero else (value > 0)
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or not ok:
+    if (
+        not isinstance(value, (int, float))
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or not ok
+    ):
         bound = ">= 0" if allow_zero else "> 0"
         raise ConfigError(f"{name} must be a finite number {bound}, got {value!r}")
 
@@ -176,7 +181,9 @@ class SearchConfig(_Config):
         _positive("lr_shift", self.lr_shift)
         _positive("lr_rotation", self.lr_rotation)
         if self.selection not in SELECTIONS:
-            raise ConfigError(f"selection must be one of {', '.join(SELECTIONS)}, got {self.selection!r}")
+            raise ConfigError(
+                f"selection must be one of {', '.join(SELECTIONS)}, got {self.selection!r}"
+            )
         if not (0.0 <= self.coarse_fraction <= 1.0):
             raise ConfigError(f"coarse_fraction must be in [0, 1], got {self.coarse_fraction!r}")
         if not (0.0 < self.keep_fraction <= 1.0):
@@ -239,7 +246,9 @@ class ClusterConfig(_Config):
         if self.angle_tolerance_deg > 180:
             raise ConfigError("angle_tolerance_deg must be <= 180")
         if self.sort_by not in SORT_METRICS:
-            raise ConfigError(f"sort_by must be one of {', '.join(SORT_METRICS)}, got {self.sort_by!r}")
+            raise ConfigError(
+                f"sort_by must be one of {', '.join(SORT_METRICS)}, got {self.sort_by!r}"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -27,7 +27,9 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
             raise ConfigError(f"device {device!r} is not 'auto', 'cpu' or 'cuda[:N]'") from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise ConfigError(f"device {device!r} asked for, but CUDA is not available here; use --device cpu")
+            raise ConfigError(
+                f"device {device!r} asked for, but CUDA is not available here; use --device cpu"
+            )
         idx = dev.index or 0
         if idx >= torch.cuda.device_count():
             raise ConfigError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s)")

@@ -78,16 +78,36 @@ def matrix_to_quat(matrix: np.ndarray) -> np.ndarray:
         c = case[i]
         if c == 0:
             s = np.sqrt(1.0 + tr[i]) * 2
-            out[i] = (0.25 * s, (a[2, 1] - a[1, 2]) / s, (a[0, 2] - a[2, 0]) / s, (a[1, 0] - a[0, 1]) / s)
+            out[i] = (
+                0.25 * s,
+                (a[2, 1] - a[1, 2]) / s,
+                (a[0, 2] - a[2, 0]) / s,
+                (a[1, 0] - a[0, 1]) / s,
+            )
         elif c == 1:
             s = np.sqrt(1.0 + a[0, 0] - a[1, 1] - a[2, 2]) * 2
-            out[i] = ((a[2, 1] - a[1, 2]) / s, 0.25 * s, (a[0, 1] + a[1, 0]) / s, (a[0, 2] + a[2, 0]) / s)
+            out[i] = (
+                (a[2, 1] - a[1, 2]) / s,
+                0.25 * s,
+                (a[0, 1] + a[1, 0]) / s,
+                (a[0, 2] + a[2, 0]) / s,
+            )
         elif c == 2:
             s = np.sqrt(1.0 + a[1, 1] - a[0, 0] - a[2, 2]) * 2
-            out[i] = ((a[0, 2] - a[2, 0]) / s, (a[0, 1] + a[1, 0]) / s, 0.25 * s, (a[1, 2] + a[2, 1]) / s)
+            out[i] = (
+                (a[0, 2] - a[2, 0]) / s,
+                (a[0, 1] + a[1, 0]) / s,
+                0.25 * s,
+                (a[1, 2] + a[2, 1]) / s,
+            )
         else:
             s = np.sqrt(1.0 + a[2, 2] - a[0, 0] - a[1, 1]) * 2
-            out[i] = ((a[1, 0] - a[0, 1]) / s, (a[0, 2] + a[2, 0]) / s, (a[1, 2] + a[2, 1]) / s, 0.25 * s)
+            out[i] = (
+                (a[1, 0] - a[0, 1]) / s,
+                (a[0, 2] + a[2, 0]) / s,
+                (a[1, 2] + a[2, 1]) / s,
+                0.25 * s,
+            )
     out *= np.where(out[:, :1] < 0, -1.0, 1.0)
     out /= np.linalg.norm(out, axis=1, keepdims=True)
     return out.reshape(batch + (4,))

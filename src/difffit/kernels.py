@@ -49,7 +49,9 @@ def _nb_sample_points(vol, ijk, outside, out):  # pragma: no cover - compiled
         fi = ijk[a, 0]
         fj = ijk[a, 1]
         fk = ijk[a, 2]
-        if not (fi >= 0.0 and fj >= 0.0 and fk >= 0.0 and fi <= nx - 1 and fj <= ny - 1 and fk <= nz - 1):
+        if not (
+            fi >= 0.0 and fj >= 0.0 and fk >= 0.0 and fi <= nx - 1 and fj <= ny - 1 and fk <= nz - 1
+        ):
             out[a] = outside
             continue
         i0 = min(int(fi), nx - 2)
@@ -68,7 +70,9 @@ def _nb_sample_points(vol, ijk, outside, out):  # pragma: no cover - compiled
 
 
 @njit(cache=True, fastmath=True, parallel=True)
-def _nb_score_grad(vol, xyz, rot, shift, origin, inv_vs, outside, val, g_t, g_r):  # pragma: no cover
+def _nb_score_grad(
+    vol, xyz, rot, shift, origin, inv_vs, outside, val, g_t, g_r
+):  # pragma: no cover
     nz, ny, nx = vol.shape
     n_pl = rot.shape[0]
     n_at = xyz.shape[0]
@@ -121,7 +125,14 @@ def _nb_score_grad(vol, xyz, rot, shift, origin, inv_vs, outside, val, g_t, g_r)
             fi = a00 * x + a01 * y + a02 * z + b0
             fj = a10 * x + a11 * y + a12 * z + b1
             fk = a20 * x + a21 * y + a22 * z + b2
-            if not (fi >= 0.0 and fj >= 0.0 and fk >= 0.0 and fi <= nx - 1 and fj <= ny - 1 and fk <= nz - 1):
+            if not (
+                fi >= 0.0
+                and fj >= 0.0
+                and fk >= 0.0
+                and fi <= nx - 1
+                and fj <= ny - 1
+                and fk <= nz - 1
+            ):
                 acc += outside
                 continue
             i0 = min(int(fi), nx - 2)
@@ -202,10 +213,23 @@ def _nb_corr_stats(vol, xyz, weights, rot, shift, origin, inv_vs, level, out):  
             x = xyz[a, 0]
             y = xyz[a, 1]
             z = xyz[a, 2]
-            fi = (rot[p, 0, 0] * x + rot[p, 0, 1] * y + rot[p, 0, 2] * z + shift[p, 0] - origin[0]) * inv_vs[0]
-            fj = (rot[p, 1, 0] * x + rot[p, 1, 1] * y + rot[p, 1, 2] * z + shift[p, 1] - origin[1]) * inv_vs[1]
-            fk = (rot[p, 2, 0] * x + rot[p, 2, 1] * y + rot[p, 2, 2] * z + shift[p, 2] - origin[2]) * inv_vs[2]
-            if not (fi >= 0.0 and fj >= 0.0 and fk >= 0.0 and fi <= nx - 1 and fj <= ny - 1 and fk <= nz - 1):
+            fi = (
+                rot[p, 0, 0] * x + rot[p, 0, 1] * y + rot[p, 0, 2] * z + shift[p, 0] - origin[0]
+            ) * inv_vs[0]
+            fj = (
+                rot[p, 1, 0] * x + rot[p, 1, 1] * y + rot[p, 1, 2] * z + shift[p, 1] - origin[1]
+            ) * inv_vs[1]
+            fk = (
+                rot[p, 2, 0] * x + rot[p, 2, 1] * y + rot[p, 2, 2] * z + shift[p, 2] - origin[2]
+            ) * inv_vs[2]
+            if not (
+                fi >= 0.0
+                and fj >= 0.0
+                and fk >= 0.0
+                and fi <= nx - 1
+                and fj <= ny - 1
+                and fk <= nz - 1
+            ):
                 continue
             i0 = min(int(fi), nx - 2)
             j0 = min(int(fj), ny - 2)
@@ -216,7 +240,9 @@ def _nb_corr_stats(vol, xyz, weights, rot, shift, origin, inv_vs, level, out):  
             c00 = vol[k0, j0, i0] + dx * (vol[k0, j0, i0 + 1] - vol[k0, j0, i0])
             c01 = vol[k0, j0 + 1, i0] + dx * (vol[k0, j0 + 1, i0 + 1] - vol[k0, j0 + 1, i0])
             c10 = vol[k0 + 1, j0, i0] + dx * (vol[k0 + 1, j0, i0 + 1] - vol[k0 + 1, j0, i0])
-            c11 = vol[k0 + 1, j0 + 1, i0] + dx * (vol[k0 + 1, j0 + 1, i0 + 1] - vol[k0 + 1, j0 + 1, i0])
+            c11 = vol[k0 + 1, j0 + 1, i0] + dx * (
+                vol[k0 + 1, j0 + 1, i0 + 1] - vol[k0 + 1, j0 + 1, i0]
+            )
             c0 = c00 + dy * (c01 - c00)
             c1 = c10 + dy * (c11 - c10)
             t = c0 + dz * (c1 - c0)

@@ -45,7 +45,20 @@ __all__ = [
 
 FORMAT_NAME = "difffit-results"
 FORMAT_VERSION = 1
-TRANSFORM_COLUMNS = ("r11", "r12", "r13", "r21", "r22", "r23", "r31", "r32", "r33", "t1", "t2", "t3")
+TRANSFORM_COLUMNS = (
+    "r11",
+    "r12",
+    "r13",
+    "r21",
+    "r22",
+    "r23",
+    "r31",
+    "r32",
+    "r33",
+    "t1",
+    "t2",
+    "t3",
+)
 CLUSTER_COLUMNS = (
     "rank", "structure", "hits", "density", "overlap", "correlation", "cam", "inside",
     "refined", "fit_id",

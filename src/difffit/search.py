@@ -330,7 +330,7 @@ def fit(
                 {
                     "structure_index": si,
                     "fit": int(cl.leaders[lead]),
-                    "hits": int(len(fit_ids)),
+                    "hits": len(fit_ids),
                     "members": fit_ids,
                     "refined": bool(refined[lead]),
                     "metrics": {k: float(m[k][lead]) for k in METRICS},
@@ -376,7 +376,9 @@ def fit(
     flat_all = np.zeros((n_fits, 12))
     for si in order:
         idx = np.flatnonzero(cols["structure_index"] == si)
-        flat_all[idx] = _input_frame(prepped[si].centre, quat_to_matrix(cols["quat"][idx]), cols["centre"][idx])
+        flat_all[idx] = _input_frame(
+            prepped[si].centre, quat_to_matrix(cols["quat"][idx]), cols["centre"][idx]
+        )
     fits: dict[str, np.ndarray] = {
         "fit_id": np.arange(n_fits),
         "structure": np.array([structures[i].name for i in cols["structure_index"]], dtype=object),

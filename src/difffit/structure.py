@@ -125,9 +125,7 @@ class Structure:
         if selection == "all":
             return np.ones(len(self), dtype=bool)
         if selection not in SELECTIONS:
-            raise ConfigError(
-                f"atom selection {selection!r} is not one of {', '.join(SELECTIONS)}"
-            )
+            raise ConfigError(f"atom selection {selection!r} is not one of {', '.join(SELECTIONS)}")
         names = self.atom_names
         if selection == "ca":
             return (names == "CA") & (self.elements == "C") | (names == "P")
@@ -148,17 +146,28 @@ class Structure:
         ]  # fmt: skip
 
     def sequence(self, chain: str) -> str:
-        """One-letter sequence of a chain (X for unknown residues)."""
+        """One-letter sequence of the polymer residues (amino acids, nucleotides) of a chain.
+
+        Ligands, ions and waters are left out; modified residues map to their parent's letter
+        (X when unknown). Residues are in file order.
+        """
         import gemmi
 
         seen: dict[tuple[int, str], str] = {}
         sel = self.chain_ids == chain
         for rn, ic, name in zip(
-            self.residue_numbers[sel], self.insertion_codes[sel], self.residue_names[sel],
+            self.residue_numbers[sel],
+            self.insertion_codes[sel],
+            self.residue_names[sel],
             strict=True,
         ):
             seen.setdefault((int(rn), str(ic)), str(name))
-        return gemmi.one_letter_code(list(seen.values()))
+        names = []
+        for name in seen.values():
+            info = gemmi.find_tabulated_residue(name)
+            if info is not None and (info.is_amino_acid() or info.is_nucleic_acid()):
+                names.append(name)
+        return gemmi.one_letter_code(names)
 
     def subset(self, mask: np.ndarray, *, name: str | None = None) -> Structure:
         """A new structure with only the atoms in ``mask`` (the written model keeps its chains)."""
@@ -190,11 +199,7 @@ class Structure:
         mask = np.isin(self.chain_ids, list(chains))
         model = None
         if self.model is not None:
-            model = self.model.clone()
-            for ch_name in [ch.name for ch in model[0]]:
-                if ch_name not in chains:
-                    model[0].remove_chain(ch_name)
-            model.remove_empty_chains()
+            model = _gemmi_with_chains(self.model, chains)
         suffix = "_" + "".join(chains)
         base = self.subset(mask, name=self.name + suffix)
         object.__setattr__(base, "model", model)
@@ -205,3 +210,21 @@ class Structure:
             f"Structure({self.name!r}, atoms={len(self)}, chains={','.join(self.chains)}, "
             f"residues={self.n_residues})"
         )
+
+
+def _gemmi_with_chains(st, chains):
+    """A new gemmi.Structure holding only the named chains of the first model of ``st``."""
+    import gemmi
+
+    new = gemmi.Structure()
+    new.name = st.name
+    new.cell = st.cell
+    new.spacegroup_hm = st.spacegroup_hm
+    new.resolution = st.resolution
+    model = gemmi.Model(1)
+    wanted = set(chains)
+    for ch in st[0]:
+        if ch.name in wanted:
+            model.add_chain(ch)
+    new.add_model(model)
+    return new

@@ -24,7 +24,14 @@ def _subcommands():
     from difffit.cli import fit_cmd
 
     mods = [fit_cmd]
-    for name in ("simulate_cmd", "zero_cmd", "split_cmd", "composite_cmd", "screen_cmd", "view_cmd"):
+    for name in (
+        "simulate_cmd",
+        "zero_cmd",
+        "split_cmd",
+        "composite_cmd",
+        "screen_cmd",
+        "view_cmd",
+    ):
         try:
             mods.append(__import__(f"difffit.cli.{name}", fromlist=["run"]))
         except ModuleNotFoundError as exc:
@@ -71,7 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("difffit: interrupted", file=sys.stderr)
         return 130
     except MemoryError:
-        print("difffit: error: out of memory (try fewer placements, --threads 1, or a smaller map)", file=sys.stderr)
+        print(
+            "difffit: error: out of memory (try fewer placements, --threads 1, or a smaller map)",
+            file=sys.stderr,
+        )
         return 3
     except Exception as exc:  # an internal error: one line unless --debug
         if args.debug:

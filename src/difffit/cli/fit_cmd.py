@@ -22,12 +22,22 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "refined placements to --out.",
     )
     p.add_argument("map", type=Path, help="density map (.mrc, .map, .ccp4; .gz allowed)")
-    p.add_argument("structures", type=Path, nargs="+", metavar="STRUCTURE",
-                   help="structure files (.pdb, .cif; .gz allowed)")
+    p.add_argument(
+        "structures",
+        type=Path,
+        nargs="+",
+        metavar="STRUCTURE",
+        help="structure files (.pdb, .cif; .gz allowed)",
+    )
     p.add_argument("-o", "--out", type=Path, required=True, help="results folder")
     p.add_argument("--chains", help="comma-separated chain IDs to keep from every structure")
-    p.add_argument("--models", type=int, default=5, metavar="N",
-                   help="write the top N fitted models (default %(default)s)")
+    p.add_argument(
+        "--models",
+        type=int,
+        default=5,
+        metavar="N",
+        help="write the top N fitted models (default %(default)s)",
+    )
     p.add_argument("--pdb", action="store_true", help="also write fitted models as PDB")
     p.add_argument("--top", type=int, default=10, metavar="N", help="rows of the printed table")
     p.add_argument("--overwrite", action="store_true", help="replace results in --out")
@@ -50,7 +60,9 @@ def run(args: argparse.Namespace) -> int:
     structures = [read_structure(p, chains=chains) for p in args.structures]
     names = [s.name for s in structures]
     if len(set(names)) != len(names):
-        raise ConfigError(f"two structures have the same name ({', '.join(names)}); rename the files")
+        raise ConfigError(
+            f"two structures have the same name ({', '.join(names)}); rename the files"
+        )
     log.info("map %s: %s", args.map, density)
     for s in structures:
         log.info("structure %s: %d heavy atoms, %d residues, chains %s", s.name, len(s),
@@ -71,5 +83,7 @@ def run(args: argparse.Namespace) -> int:
                        n_models=args.models, write_pdb=args.pdb,
                        command="difffit " + shlex.join(sys.argv[1:]), overwrite=args.overwrite)  # fmt: skip
     print(result.summary_table(args.top))
-    print(f"\nresults in {out}/ (clusters.csv, fits.csv, models/, manifest.json, open_in_chimerax.cxc)")
+    print(
+        f"\nresults in {out}/ (clusters.csv, fits.csv, models/, manifest.json, open_in_chimerax.cxc)"
+    )
     return 0

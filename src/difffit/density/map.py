@@ -120,4 +120,6 @@ class DensityMap:
     def __repr__(self) -> str:
         vs = ", ".join(f"{v:.4g}" for v in self.voxel_size_xyz)
         org = ", ".join(f"{v:.4g}" for v in self.origin_xyz)
-        return f"DensityMap(shape_zyx={self.shape_zyx}, voxel_size_xyz=({vs}) Å, origin_xyz=({org}) Å)"
+        return (
+            f"DensityMap(shape_zyx={self.shape_zyx}, voxel_size_xyz=({vs}) Å, origin_xyz=({org}) Å)"
+        )

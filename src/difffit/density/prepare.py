@@ -126,7 +126,11 @@ def smoothed_copies(normalised: np.ndarray, config: PrepConfig) -> list[np.ndarr
         if k > 0:
             if radius > 0:
                 current = ndimage.gaussian_filter(
-                    current, config.smooth_sigma_voxels, mode="constant", cval=0.0, truncate=truncate
+                    current,
+                    config.smooth_sigma_voxels,
+                    mode="constant",
+                    cval=0.0,
+                    truncate=truncate,
                 ).astype(np.float32)
         c = current.copy()
         c[c < _SUPPORT_EPS] = config.negative_value

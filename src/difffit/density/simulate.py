@@ -61,7 +61,13 @@ def simulate_on_grid(
     out = np.zeros(grid.shape_zyx, dtype=np.float64)
     ijk = grid.world_to_grid(np.asarray(xyz, dtype=np.float64).reshape(-1, 3))
     sv = sigma / grid.voxel_size_xyz
-    _splat(out, np.ascontiguousarray(ijk), np.asarray(weights, dtype=np.float64), sv, _CUTOFF_SIGMAS * sv)
+    _splat(
+        out,
+        np.ascontiguousarray(ijk),
+        np.asarray(weights, dtype=np.float64),
+        sv,
+        _CUTOFF_SIGMAS * sv,
+    )
     mx = out.max()
     if mx > 0:
         out /= mx

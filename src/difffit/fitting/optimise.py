@@ -18,7 +18,13 @@ import torch
 
 from difffit.kernels import score_and_grad
 
-__all__ = ["OptimiseResult", "Phase", "VolumeSampler", "optimise_placements", "quat_to_matrix_torch"]
+__all__ = [
+    "OptimiseResult",
+    "Phase",
+    "VolumeSampler",
+    "optimise_placements",
+    "quat_to_matrix_torch",
+]
 
 
 def quat_to_matrix_torch(q: torch.Tensor) -> torch.Tensor:
@@ -58,7 +64,13 @@ class _SampleMean(torch.autograd.Function):
     @staticmethod
     def forward(ctx, rot, shift, sampler: VolumeSampler, xyz):
         val, g_t, g_r = score_and_grad(
-            sampler.volume, xyz, rot, shift, sampler.origin_xyz, sampler.inv_voxel_xyz, sampler.outside
+            sampler.volume,
+            xyz,
+            rot,
+            shift,
+            sampler.origin_xyz,
+            sampler.inv_voxel_xyz,
+            sampler.outside,
         )
         ctx.save_for_backward(g_t, g_r)
         return val
@@ -139,7 +151,9 @@ def optimise_placements(
             continue
         q = torch.tensor(best_q[active], dtype=dt, device=dev, requires_grad=True)
         t = torch.tensor(best_t[active], dtype=dt, device=dev, requires_grad=True)
-        opt = torch.optim.Adam([{"params": [t], "lr": lr_shift}, {"params": [q], "lr": lr_rotation}])
+        opt = torch.optim.Adam(
+            [{"params": [t], "lr": lr_shift}, {"params": [q], "lr": lr_rotation}]
+        )
         phase_best = torch.full((len(active),), -torch.inf, dtype=dt, device=dev)
         phase_q = q.detach().clone()
         phase_t = t.detach().clone()

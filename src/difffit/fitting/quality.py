@@ -48,7 +48,9 @@ class SimulatedProbe:
         voxel_size: float,
         envelope: float,
     ) -> SimulatedProbe:
-        sim = simulate_map(xyz_centred, atomic_numbers.astype(np.float64), resolution, voxel_size=voxel_size)
+        sim = simulate_map(
+            xyz_centred, atomic_numbers.astype(np.float64), resolution, voxel_size=voxel_size
+        )
         mask = sim.data >= envelope * float(sim.data.max())
         return cls(sim.voxel_centres_xyz(mask), sim.data[mask].astype(np.float64), resolution)
 

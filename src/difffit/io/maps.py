@@ -134,7 +134,9 @@ def read_map(path: str | os.PathLike[str]) -> DensityMap:
         raise MapFormatError(f"{path}: {exc}") from None
 
 
-def write_map(density: DensityMap, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+def write_map(
+    density: DensityMap, path: str | os.PathLike[str], *, overwrite: bool = False
+) -> Path:
     """Write ``density`` as an MRC file (mode 2, axis order 1 2 3, origin in ORIGIN).
 
     A name ending in ``.gz`` is written gzip-compressed. Refuses to overwrite an existing file

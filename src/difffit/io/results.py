@@ -75,7 +75,9 @@ def save_results(
     if folder.exists() and not folder.is_dir():
         raise ResultsError(f"{folder}: exists and is not a folder")
     if (folder / "manifest.json").exists() and not overwrite:
-        raise ResultsError(f"{folder}: holds results already (choose another --out, or --overwrite)")
+        raise ResultsError(
+            f"{folder}: holds results already (choose another --out, or --overwrite)"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     by_name = {s.name: s for s in structures}
     missing = {c.structure for c in result.clusters} - set(by_name)
@@ -92,7 +94,9 @@ def save_results(
     models = []
     for c in result.clusters[: max(0, n_models)]:
         st = by_name[c.structure]
-        p = write_structure(st, models_dir / model_file_name(c.rank, c.structure), transform=c.transform)
+        p = write_structure(
+            st, models_dir / model_file_name(c.rank, c.structure), transform=c.transform
+        )
         entry = {"rank": c.rank, "structure": c.structure, "cif": str(p.relative_to(folder))}
         if write_pdb:
             pp = write_structure(
@@ -135,7 +139,7 @@ def save_results(
         "options": result.config.to_dict(),
         "models": models,
         "n_clusters": len(result.clusters),
-        "n_fits": int(len(fits["fit_id"])),
+        "n_fits": len(fits["fit_id"]),
         **{k: v for k, v in result.info.items() if k != "map"},
         "files": {
             "clusters": "clusters.csv",

@@ -79,7 +79,9 @@ def read_structure(
         if fmt == "cif":
             st = gemmi.make_structure_from_block(gemmi.cif.read(str(path)).sole_block())
         else:
-            st = gemmi.read_structure(str(path), merge_chain_parts=True, format=gemmi.CoorFormat.Pdb)
+            st = gemmi.read_structure(
+                str(path), merge_chain_parts=True, format=gemmi.CoorFormat.Pdb
+            )
     except (RuntimeError, ValueError, OSError, IndexError) as exc:
         raise StructureError(f"{path}: cannot parse as {fmt.upper()} ({exc})") from None
     if len(st) == 0:

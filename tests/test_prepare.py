@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+
+from difffit.config import PrepConfig
+from difffit.density.map import DensityMap
+from difffit.density.prepare import auto_level, prepare_map, remove_islands
+from difffit.errors import ConfigError
+
+
+def _blob_map(rng):
+    d = rng.normal(scale=0.05, size=(30, 30, 30))
+    d[10:20, 10:20, 10:20] += 1.0  # a block of density
+    d[2, 2, 2] = 1.2  # a one-voxel island of noise
+    return DensityMap(d, 1.0)
+
+
+def test_auto_level_separates_two_classes(rng):
+    m = _blob_map(rng)
+    lvl = auto_level(m)
+    assert 0.2 < lvl < 0.8
+
+
+def test_islands_are_really_removed(rng):
+    m = _blob_map(rng)
+    p = prepare_map(m, PrepConfig(level=0.5, min_island_voxels=5))
+    assert not p.footprint[2, 2, 2]
+    assert p.footprint[15, 15, 15]
+    assert p.n_islands_removed >= 1
+    keep = prepare_map(m, PrepConfig(level=0.5, min_island_voxels=0))
+    assert keep.footprint[2, 2, 2]
+    mask = np.zeros((5, 5, 5), bool)
+    mask[0, 0, 0] = mask[2:5, 2:5, 2:5].all() or True
+    mask[2:5, 2:5, 2:5] = True
+    out, n, nv = remove_islands(mask, 2)
+    assert n == 1 and nv == 1 and out.sum() == 27
+
+
+def test_normalised_and_target(rng):
+    m = _blob_map(rng)
+    p = prepare_map(m, PrepConfig(level=0.5))
+    n = p.normalised.data
+    assert n.min() == 0.0 and n.max() <= 1.0
+    assert np.all(n[~p.footprint] == 0)
+    t = p.target.data
+    assert t[0, 29, 29] == pytest.approx(-0.5)  # far from density: negative value
+    assert t[15, 15, 15] > 0.3
+    assert m.data[15, 15, 15] != n[15, 15, 15]  # input untouched, new arrays
+    # weights: only the sharp copy -> target is copy 0 (negative outside the footprint)
+    sharp = prepare_map(m, PrepConfig(level=0.5, n_smooth=2, smooth_weights=(1.0, 0.0, 0.0)))
+    assert np.all(sharp.target.data[~sharp.footprint] == -0.5)
+    smooth = prepare_map(m, PrepConfig(level=0.5, n_smooth=2, smooth_weights=(0.0, 0.0, 1.0)))
+    # smoothing spreads the support beyond the footprint
+    assert (smooth.target.data > 0).sum() > sharp.footprint.sum()
+
+
+def test_level_errors(rng):
+    m = _blob_map(rng)
+    with pytest.raises(ConfigError, match="maximum"):
+        prepare_map(m, PrepConfig(level=10.0))
+    with pytest.raises(ConfigError, match="n_smooth \\+ 1"):
+        PrepConfig(n_smooth=2, smooth_weights=(1.0, 1.0))
+    with pytest.raises(ConfigError, match="odd"):
+        PrepConfig(smooth_kernel_size=4)
+    with pytest.raises(ConfigError):
+        PrepConfig(negative_value=0.5)
+    with pytest.raises(ConfigError, match="constant"):
+        auto_level(DensityMap(np.ones((4, 4, 4)), 1.0))
