@@ -8,11 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from conftest import ROOT, data_path
-
-sys.path.insert(0, str(ROOT))
-
 from benchmarks import judge as J
 from benchmarks.make_references import screw_parameters
 from benchmarks.measure import run_measured
@@ -23,6 +18,8 @@ from benchmarks.peers import (
     pdb_atom_centre,
 )
 from benchmarks.report import format_table, summarise, write_csv, write_plot
+
+from tests.conftest import data_path
 
 
 def rot_about(axis, deg: float) -> np.ndarray:
