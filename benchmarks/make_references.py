@@ -21,20 +21,24 @@ actin
     of the moved subunit's CA atoms lie inside the map box (a subunit cut by the box edge is
     still a subunit of the filament).
 groel
-    1oel is not in the map frame. The consensus pose ``--groel-consensus`` (the top solution of
-    ChimeraX map-mode search, which PowerFit's top solution must match) places chain A in the
-    map; the other 13 chain-A-like sites follow from 1oel's own 14-mer: chain A superposed on
-    each of the 7 chains of one ring (S_k), and 1oel's 2 BIOMT operators (B_j) that make the
-    second ring: poses ``C ∘ B_j ∘ S_k``. (The map has C7 symmetry imposed and two rings, so
-    any of the 14 is an equally correct answer.)
+    1oel is not in the map frame, and the map (C7 imposed, two rings) has 14 equally good
+    sites for chain A. From a ChimeraX map-mode fit list (``--groel-solutions``): C = its top
+    solution, C2 = its best solution related to C by a two-fold (the other ring); the C7 axis is
+    measured from its solutions on C's ring; the 14 poses are C and C2 rotated by k·360/7 about
+    that axis. PowerFit's and difffit's top solutions are then checked against them
+    (``--check``). Cross-check: the same sites built from 1oel's own 14-mer (7 chains × its 2
+    BIOMT operators) agree within ~3 Å CA RMSD only (the crystal ring is not the map's), so they
+    are recorded but not used.
 
 Usage::
 
     .venv/bin/python benchmarks/make_references.py demo demo_m317 haemoglobin hcn4
     .venv/bin/python benchmarks/make_references.py actin --actin-neighbour FILE.json
-    .venv/bin/python benchmarks/make_references.py groel --groel-consensus FILE.json [--check RAW.jsonl]
+    .venv/bin/python benchmarks/make_references.py groel --groel-solutions FITS.json [--check RAW.jsonl]
 
-``FILE.json`` holds ``{"matrix_3x4": [12 numbers], "source": "..."}``.
+``FILE.json`` holds ``{"matrix_3x4": [12 numbers], "source": "..."}``; ``FITS.json`` is the
+``--json`` output of ``peers/chimerax_headless.py``; ``--check RAW.jsonl`` (any case) records in
+the reference file how the top solutions of each tool in a ``run_benchmark.py`` run are judged.
 """
 
 from __future__ import annotations
@@ -251,49 +255,145 @@ def biomt_operators(path: Path) -> list[np.ndarray]:
     return [np.asarray(v) for _, v in sorted(rows.items()) if len(v) == 3]
 
 
-def make_groel(case: Case, consensus: dict) -> Path:
-    from benchmarks.cases import ca_coords, model_input
+def rotation_about(axis: np.ndarray, point: np.ndarray, angle_deg: float) -> np.ndarray:
+    """The pose rotating by ``angle_deg`` about the line through ``point`` along ``axis``."""
+    a = np.asarray(axis, dtype=np.float64) / np.linalg.norm(axis)
+    k = np.array([[0, -a[2], a[1]], [a[2], 0, -a[0]], [-a[1], a[0], 0]])
+    t = np.radians(angle_deg)
+    r = np.eye(3) + np.sin(t) * k + (1 - np.cos(t)) * k @ k
+    p = np.asarray(point, dtype=np.float64)
+    return np.concatenate([r, (p - r @ p)[:, None]], axis=1)
 
-    work = Path("bench-out")
-    model = model_input(case, work)
-    ca = ca_coords(model)
-    c = as_pose(consensus["matrix_3x4"])
-    chain = case.chains[0] if case.chains else "A"
+
+def cyclic_sites(solutions: list[np.ndarray], order: int, ca: np.ndarray) -> dict:
+    """The C_n axis of a map from solutions found on its symmetric sites.
+
+    ``solutions[0]`` is the reference site C. Every other solution S whose relative motion
+    S ∘ C⁻¹ is a rotation by a multiple of 360/n (±3°) with no rise (< 1 Å) lies on the same
+    ring; the axis is their mean rotation axis, through the mean of their axis points. The
+    best solution related to C by a two-fold (180° ± 3°) starts the second ring.
+    """
+    c = as_pose(solutions[0])
+    step = 360.0 / order
+    same, twofold = [], None
+    for s in solutions[1:]:
+        sp = screw_parameters(compose(as_pose(s), invert(c)))
+        m = sp["angle_deg"] / step
+        if abs(sp["rise_A"]) < 1.0 and abs(m - round(m)) * step < 3.0 and round(m) % order != 0:
+            same.append(sp)
+        elif abs(abs(sp["angle_deg"]) - 180.0) < 3.0 and twofold is None:
+            twofold = as_pose(s)
+    if len(same) < 2 or twofold is None:
+        raise RuntimeError("not enough solutions on the symmetric sites to find the axis")
+    axes = np.array(
+        [
+            np.sign(sp["axis"][int(np.argmax(np.abs(sp["axis"])))]) * np.asarray(sp["axis"])
+            for sp in same
+        ]
+    )
+    axis = axes.mean(axis=0)
+    axis /= np.linalg.norm(axis)
+    # axis points: project each onto the plane through the first one normal to the axis
+    pts = np.array([sp["point_on_axis"] for sp in same])
+    pts = pts - np.outer((pts - pts[0]) @ axis, axis)
+    point = pts.mean(axis=0)
+    return {"axis": axis, "point": point, "ring1": c, "ring2": twofold, "n_used": len(same)}
+
+
+def make_groel(case: Case, solutions_json: Path) -> Path:
+    """14 sites: the top ChimeraX solution C, the best one on the other ring C2, and their
+    images under the map's C7 axis (measured from the solutions themselves)."""
     import gemmi
 
-    st = gemmi.read_structure(str(case.model_path))
-    chains = [ch.name for ch in st[0] if len(ch.get_polymer()) > 0]
-    ops = biomt_operators(case.model_path)
+    from benchmarks.cases import ca_coords, model_input
+    from benchmarks.peers import parse_chimerax_json
+
+    model = model_input(case, Path("bench-out"))
+    ca = ca_coords(model)
+    sols, _ = parse_chimerax_json(solutions_json)
+    sym = cyclic_sites([s.pose for s in sols[:20]], 7, ca)
     poses = []
-    for j, b in enumerate(ops):
-        for k in chains:
-            s, rms, _n = (
-                (IDENTITY, 0.0, 0) if k == chain else chain_superposition(case.model_path, chain, k)
-            )
-            pose = compose(c, compose(b, s))
+    for ring, base in (("ring 1", sym["ring1"]), ("ring 2", sym["ring2"])):
+        for k in range(7):
+            pose = compose(rotation_about(sym["axis"], sym["point"], k * 360.0 / 7), base)
             poses.append(
                 _pose_entry(
-                    f"site BIOMT{j + 1} chain {k}",
+                    f"{ring} site {k}",
                     pose,
-                    superposition_ca_rmsd=round(rms, 3),
                     centre_xyz=[round(float(v), 2) for v in apply(pose, ca).mean(0)],
                 )
             )
-    # the 14 sites must be distinct
     d = min(
         pose_difference(as_pose(a["matrix_3x4"]), as_pose(b["matrix_3x4"]), ca)[0]
         for i, a in enumerate(poses)
         for b in poses[i + 1 :]
     )
+    # cross-check: the same sites made from 1oel's own 14-mer (7 chains x 2 BIOMT operators)
+    chain = case.chains[0] if case.chains else "A"
+    st = gemmi.read_structure(str(case.model_path))
+    chains = [ch.name for ch in st[0] if len(ch.get_polymer()) > 0]
+    worst = 0.0
+    for b in biomt_operators(case.model_path):
+        for k in chains:
+            s = IDENTITY if k == chain else chain_superposition(case.model_path, chain, k)[0]
+            p = compose(sym["ring1"], compose(b, s))
+            worst = max(
+                worst, min(pose_difference(p, as_pose(q["matrix_3x4"]), ca)[2] for q in poses)
+            )
     return _write(
         case,
-        "1oel is not in the map frame. C = consensus pose of chain A (see 'consensus'); the 14 "
-        "poses are C ∘ B_j ∘ S_k with S_k = chain A superposed on chain k of 1oel (CA, by residue "
-        "number) and B_j = 1oel's REMARK 350 BIOMT operators (14-mer)",
+        "1oel is not in the map frame. Site 'ring 1 site 0' = the top solution of ChimeraX "
+        "fitmap search (map mode); 'ring 2 site 0' = its best solution related to it by a "
+        "two-fold (the other ring); the other 12 = these two rotated by k x 360/7 about the map's "
+        "C7 axis (EMD-1997 has C7 imposed), the axis measured from the ChimeraX solutions on "
+        "ring 1 (relative rotations by multiples of 360/7 with no rise)",
         poses,
-        consensus={**consensus, "matrix_3x4": [round(float(v), 6) for v in c.reshape(-1)]},
+        source_solutions=str(solutions_json),
+        c7_axis={
+            "axis": [round(float(v), 5) for v in sym["axis"]],
+            "point": [round(float(v), 3) for v in sym["point"]],
+            "solutions_used": sym["n_used"],
+        },
         min_distance_between_sites_A=round(d, 2),
+        crosscheck_1oel_assembly={
+            "note": "sites made as C o B_j o S_k from 1oel's own 14-mer (S_k: chain A superposed on "
+            "chain k; B_j: REMARK 350 BIOMT) differ from the map-derived sites by up to this CA "
+            "RMSD (the crystal ring is not exactly the map's); not used as references",
+            "max_ca_rmsd_A": round(worst, 2),
+        },
     )
+
+
+def add_checks(case: Case, raw_jsonl: Path) -> None:
+    """Record in the reference file how each tool's top solutions of ``raw_jsonl`` are judged."""
+    from benchmarks.cases import ca_coords, model_input, reference_poses
+    from benchmarks.judge import judge
+
+    ca = ca_coords(model_input(case, Path("bench-out")))
+    refs = reference_poses(case)
+    doc = json.loads(case.reference_path.read_text())
+    checks = []
+    for line in raw_jsonl.read_text().splitlines():
+        r = json.loads(line)
+        if r.get("case") != case.name or r.get("status") != "ok":
+            continue
+        sols = []
+        for s in r.get("solutions", [])[:5]:
+            v = judge(as_pose(s["pose"]), refs, ca)
+            sols.append(
+                {
+                    "score": round(float(s["score"]), 4),
+                    "hits": s.get("hits"),
+                    "correct": v.correct,
+                    "reference": v.reference,
+                    "shift_A": round(v.shift, 2),
+                    "angle_deg": round(v.angle_deg, 2),
+                    "ca_rmsd_A": round(v.rmsd, 2),
+                }
+            )
+        checks.append({"tool": r["tool"], "settings": r.get("settings"), "top5": sols})
+    doc["checks"] = checks
+    case.reference_path.write_text(json.dumps(doc, indent=1) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -306,7 +406,14 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="JSON with the pose of a solution on the neighbouring subunit",
     )
-    p.add_argument("--groel-consensus", type=Path, help="JSON with the consensus pose of chain A")
+    p.add_argument(
+        "--groel-solutions", type=Path, help="ChimeraX --json fit list (map mode) on the GroEL map"
+    )
+    p.add_argument(
+        "--check",
+        type=Path,
+        help="raw.jsonl of a benchmark run: record how its solutions are judged",
+    )
     a = p.parse_args(argv)
     for name in a.cases:
         case = get_case(name)
@@ -321,11 +428,13 @@ def main(argv: list[str] | None = None) -> int:
                 p.error("actin needs --actin-neighbour")
             path = make_actin(case, json.loads(a.actin_neighbour.read_text()))
         elif name == "groel":
-            if a.groel_consensus is None:
-                p.error("groel needs --groel-consensus")
-            path = make_groel(case, json.loads(a.groel_consensus.read_text()))
+            if a.groel_solutions is None:
+                p.error("groel needs --groel-solutions")
+            path = make_groel(case, a.groel_solutions)
         else:
             p.error(f"no recipe for case {name!r}")
+        if a.check is not None:
+            add_checks(case, a.check)
         print(f"wrote {path}")
     return 0
 
