@@ -21,7 +21,16 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["CASES", "Case", "ca_coords", "data_dir", "get_case", "model_input", "reference_poses"]
+__all__ = [
+    "CASES",
+    "Case",
+    "ca_coords",
+    "data_dir",
+    "get_case",
+    "map_input",
+    "model_input",
+    "reference_poses",
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
@@ -184,6 +193,27 @@ def model_input(case: Case, work_dir: Path) -> Path:
     tmp = out.with_suffix(".part")
     st.write_pdb(str(tmp), gemmi.PdbWriteOptions(minimal=True))
     tmp.replace(out)
+    return out
+
+
+def map_input(case: Case, work_dir: Path) -> Path:
+    """The map file every tool reads: the data file, or a decompressed copy of a ``.gz`` map.
+
+    ChimeraX's reader does not take ``.mrc.gz``; all tools get the same decompressed file (in
+    ``work_dir/inputs``, written once) so that they read the same bytes.
+    """
+    if case.map_path.suffix != ".gz":
+        return case.map_path
+    import gzip
+    import shutil
+
+    out = work_dir / "inputs" / case.map_path.name[: -len(".gz")]
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(out.name + ".part")
+        with gzip.open(case.map_path, "rb") as src, tmp.open("wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        tmp.replace(out)
     return out
 
 

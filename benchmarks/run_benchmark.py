@@ -39,6 +39,7 @@ from benchmarks.cases import (
     Case,
     ca_coords,
     get_case,
+    map_input,
     model_input,
     reference_poses,
 )
@@ -63,15 +64,24 @@ def _settings(tool: str, case: Case, a: argparse.Namespace) -> str:
     return f"-a {a.powerfit_angle:g} -p {a.powerfit_nproc}, resolution {case.resolution:g}"
 
 
-def run_one(tool: str, case: Case, model: Path, run_dir: Path, a: argparse.Namespace) -> dict:
-    """Run ``tool`` once on ``case``; returns the run record (without the verdict)."""
+def run_one(
+    tool: str,
+    case: Case,
+    model: Path,
+    run_dir: Path,
+    a: argparse.Namespace,
+    map_path: Path | None = None,
+) -> dict:
+    """Run ``tool`` once on ``case`` (model file ``model``, map file ``map_path``, default the
+    case's); returns the run record (without the verdict)."""
     run_dir.mkdir(parents=True, exist_ok=True)
+    map_path = map_path or case.map_path
     rec: dict = {"case": case.name, "tool": tool, "settings": _settings(tool, case, a)}
     solutions: list[tuple[list[float], int | None, float]] = []  # (pose 12, hits, score)
     if tool == "difffit":
         out_json = run_dir / "difffit.json"
         argv = [
-            a.python, str(RUNNER), str(case.map_path), str(model), "--resolution",
+            a.python, str(RUNNER), str(map_path), str(model), "--resolution",
             f"{case.resolution:g}", "--seed", str(a.seed), "--device", a.device, "--json", str(out_json),
         ]  # fmt: skip
         if a.threads:
@@ -90,7 +100,7 @@ def run_one(tool: str, case: Case, model: Path, run_dir: Path, a: argparse.Names
             solutions = [(c["matrix_3x4"], c["hits"], c["correlation"]) for c in doc["clusters"]]
     elif tool in ("chimerax-atoms", "chimerax-map"):
         run = peers.run_chimerax(
-            case.map_path, model, search=a.search, level=case.cx_level, run_dir=run_dir,
+            map_path, model, search=a.search, level=case.cx_level, run_dir=run_dir,
             resolution=case.resolution if tool == "chimerax-map" else None, seed=a.seed,
             timeout_s=a.timeout,
         )  # fmt: skip
@@ -99,7 +109,7 @@ def run_one(tool: str, case: Case, model: Path, run_dir: Path, a: argparse.Names
         solutions = [(s.pose.reshape(-1).tolist(), s.hits, s.score) for s in run.solutions]
     elif tool == "powerfit":
         run = peers.run_powerfit(
-            case.map_path, case.resolution, model, run_dir=run_dir, angle=a.powerfit_angle,
+            map_path, case.resolution, model, run_dir=run_dir, angle=a.powerfit_angle,
             nproc=a.powerfit_nproc, timeout_s=a.timeout,
         )  # fmt: skip
         stats = run.stats
@@ -277,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         if not case.available():
             continue
         model = model_input(case, out)
+        map_input(case, out)  # decompress a .gz map once, before any timing
         ca[case.name] = ca_coords(model)
         try:
             refs[case.name] = reference_poses(case)
@@ -316,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 run_dir = out / "runs" / case.name / tool / f"rep{rep}"
                 model = model_input(case, out)
-                rec = run_one(tool, case, model, run_dir, a)
+                rec = run_one(tool, case, model, run_dir, a, map_input(case, out))
                 rec["rep"] = rep
                 add_verdict(rec, refs.get(case.name), ca[case.name])
                 print(

@@ -261,6 +261,22 @@ def test_case_inputs_and_reference_poses_on_real_data(tmp_path):
     assert not v.correct and v.shift > 10
 
 
+def test_gz_maps_are_decompressed_once_for_every_tool(tmp_path):
+    import gzip
+
+    from benchmarks.cases import get_case, map_input
+
+    src = data_path("mainmastseg_emd0093_hcn4", "MAP_m4A.mrc.gz")
+    case = get_case("hcn4")
+    out = map_input(case, tmp_path)
+    assert out.name == "MAP_m4A.mrc" and out.parent == tmp_path / "inputs"
+    with gzip.open(src, "rb") as fh:
+        assert out.read_bytes()[:1024] == fh.read(1024)
+    mtime = out.stat().st_mtime_ns
+    assert map_input(case, tmp_path) == out and out.stat().st_mtime_ns == mtime
+    assert map_input(get_case("demo"), tmp_path) == get_case("demo").map_path
+
+
 def test_run_benchmark_help_and_report_only(tmp_path, capsys):
     from benchmarks import run_benchmark
 
