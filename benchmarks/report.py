@@ -46,7 +46,8 @@ def summarise(
     """One row per (case, tool): medians over the successful runs, verdicts, ratios.
 
     ``ca_xyz`` (case -> (n, 3) CA coordinates) lets the rows say whether a peer's top pose is
-    the same as difffit's (within 3 Å / 6°); without it that column is left empty.
+    the same as difffit's: "y" within 3 Å / 6°, "sym" when both are correct but on different
+    (symmetry-equivalent) reference poses, "n" otherwise; without it that column is empty.
     """
     groups: dict[tuple[str, str], list[dict]] = {}
     for r in records:
@@ -109,9 +110,9 @@ def summarise(
         a, b = top_pose.get((row["case"], row["tool"])), top_pose.get((row["case"], "difffit"))
         if ca_xyz and row["case"] in ca_xyz and a is not None and b is not None:
             s, ang, _ = pose_difference(np.asarray(a), np.asarray(b), ca_xyz[row["case"]])
-            row["same_top_as_difffit"] = (
-                "y" if (s <= SHIFT_TOLERANCE and ang <= ANGLE_TOLERANCE_DEG) else "n"
-            )
+            same = s <= SHIFT_TOLERANCE and ang <= ANGLE_TOLERANCE_DEG
+            both_correct = row["top_correct"] == "y" and d["top_correct"] == "y"
+            row["same_top_as_difffit"] = "y" if same else ("sym" if both_correct else "n")
     return rows
 
 
@@ -147,7 +148,8 @@ def format_table(rows: Sequence[dict]) -> str:
         "cpu s: user+system CPU seconds of the whole run; "
         "peak MB: process tree; hits: placements in the top cluster (ChimeraX: times found; "
         "PowerFit: n/a, exhaustive search has no such count); top ok: top solution within 3 Å / 6° "
-        "of a reference pose; same: top = difffit's top; x wall, x fit: time / difffit's time."
+        "of a reference pose; same: top = difffit's top (sym: another, equivalent copy); "
+        "x wall, x fit: time / difffit's time."
     )
     return "\n".join(lines)
 

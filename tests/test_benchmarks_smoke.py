@@ -305,3 +305,16 @@ def test_run_benchmark_help_and_report_only(tmp_path, capsys):
     # verdicts are re-judged against the reference poses
     assert lines["difffit"].split()[8] == "y" and lines["chimerax-atoms"].split()[8] == "n"
     assert (tmp_path / "benchmark.csv").exists() and (tmp_path / "benchmark.png").exists()
+
+
+def test_same_top_on_another_symmetry_copy_is_marked_sym(ca):
+    p0 = pose(np.eye(3), [0, 0, 0]).reshape(-1).tolist()
+    p1 = pose(rot_about([0, 0, 1], 51.4), [30.0, 0, 0]).reshape(-1).tolist()
+    recs = [
+        _rec("groel", "difffit", 2.0, pose12=p0),
+        _rec("groel", "chimerax-map", 60.0, pose12=p1),  # correct, on another site
+        _rec("groel", "powerfit", 60.0, pose12=p1, correct=False),
+    ]
+    rows = {r["tool"]: r for r in summarise(recs, ca_xyz={"groel": ca})}
+    assert rows["chimerax-map"]["same_top_as_difffit"] == "sym"
+    assert rows["powerfit"]["same_top_as_difffit"] == "n"
