@@ -50,6 +50,8 @@ from benchmarks.report import format_table, summarise, write_csv, write_plot
 TOOLS = ("difffit", "chimerax-atoms", "chimerax-map", "powerfit")
 PEER_TOOLS = ("chimerax-atoms", "chimerax-map", "powerfit")
 RUNNER = Path(__file__).resolve().parent / "difffit_runner.py"
+#: solutions of each run kept in raw.jsonl (and judged for "correct hits")
+KEEP_SOLUTIONS = 30
 
 
 def _settings(tool: str, case: Case, a: argparse.Namespace) -> str:
@@ -83,6 +85,7 @@ def run_one(
         argv = [
             a.python, str(RUNNER), str(map_path), str(model), "--resolution",
             f"{case.resolution:g}", "--seed", str(a.seed), "--device", a.device, "--json", str(out_json),
+            "--top", str(KEEP_SOLUTIONS),
         ]  # fmt: skip
         if a.threads:
             argv += ["--threads", str(a.threads)]
@@ -139,7 +142,9 @@ def run_one(
     else:
         rec["status"] = "ok" if solutions else "failed"
     rec["n_solutions"] = len(solutions)
-    rec["solutions"] = [{"pose": p, "hits": h, "score": s} for p, h, s in solutions[:10]]
+    rec["solutions"] = [
+        {"pose": p, "hits": h, "score": s} for p, h, s in solutions[:KEEP_SOLUTIONS]
+    ]
     if solutions:
         rec["top_pose"], rec["top_hits"], rec["top_score"] = solutions[0]
     return rec
@@ -158,6 +163,12 @@ def add_verdict(rec: dict, refs: list | None, ca) -> None:
         top_correct=v.correct, top_shift=v.shift, top_angle=v.angle_deg, top_rmsd=v.rmsd,
         top_reference=v.reference,
     )  # fmt: skip
+    # placements that ended on ANY correct pose (symmetric maps split them over the copies)
+    sols = rec.get("solutions") or []
+    if sols and all(s.get("hits") is not None for s in sols):
+        rec["correct_hits"] = sum(
+            int(s["hits"]) for s in sols if judge(as_pose(s["pose"]), refs, ca).correct
+        )
 
 
 def warm_up(tools: list[str], out: Path, a: argparse.Namespace) -> None:

@@ -292,7 +292,19 @@ def test_run_benchmark_help_and_report_only(tmp_path, capsys):
     shifted = ref.copy()
     shifted[:, 3] += [10.0, 0.0, 0.0]
     recs = [
-        {**_rec("demo", "difffit", 2.0, pose12=ref.reshape(-1).tolist()), "top_correct": None},
+        {
+            **_rec("demo", "difffit", 2.0, pose12=ref.reshape(-1).tolist()),
+            "top_correct": None,
+            "solutions": [
+                {"pose": ref.reshape(-1).tolist(), "hits": 7, "score": 0.8},
+                {"pose": shifted.reshape(-1).tolist(), "hits": 50, "score": 0.5},
+                {
+                    "pose": (ref + [[0, 0, 0, 0.5]] * 3).reshape(-1).tolist(),
+                    "hits": 3,
+                    "score": 0.4,
+                },
+            ],
+        },
         {
             **_rec("demo", "chimerax-atoms", 30.0, pose12=shifted.reshape(-1).tolist()),
             "top_correct": None,
@@ -303,7 +315,8 @@ def test_run_benchmark_help_and_report_only(tmp_path, capsys):
     out = capsys.readouterr().out
     lines = {ln.split()[1]: ln for ln in out.splitlines() if ln.startswith("demo ")}
     # verdicts are re-judged against the reference poses
-    assert lines["difffit"].split()[8] == "y" and lines["chimerax-atoms"].split()[8] == "n"
+    assert lines["difffit"].split()[9] == "y" and lines["chimerax-atoms"].split()[9] == "n"
+    assert lines["difffit"].split()[8] == "10"  # correct hits: 7 + 3, not the 50 elsewhere
     assert (tmp_path / "benchmark.csv").exists() and (tmp_path / "benchmark.png").exists()
 
 
