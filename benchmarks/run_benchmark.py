@@ -313,8 +313,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"[benchmark] data missing for {missing} (set DIFFFIT_DATA); they are not run",
                 flush=True,
             )
-        if "difffit" in tools and "chimerax-map" in tools and not shutil.which("bash"):
-            p.error("bash is needed to run the peer scripts")
+        if any(t in PEER_TOOLS for t in tools):
+            if not shutil.which("bash"):
+                p.error("bash is needed to run the peer scripts")
+            if not (peers.peers_dir() / "chimerax_fitmap.sh").exists():
+                p.error(f"peer scripts not found in {peers.peers_dir()} (set DIFFFIT_PEERS)")
         plan = []
         for rep in range(a.reps):
             for case in cases:
