@@ -12,7 +12,7 @@ The public API::
 
 from difffit._version import __version__
 from difffit.clustering import cluster_poses
-from difffit.composite import CompositeConfig, composite, zero_fit
+from difffit.composite import CompositeConfig, zero_fit
 from difffit.config import (
     ClusterConfig,
     FitConfig,
@@ -65,7 +65,6 @@ __all__ = [
     "ZeroResult",
     "__version__",
     "cluster_poses",
-    "composite",
     "fit",
     "prepare_map",
     "read_map",
