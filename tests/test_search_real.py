@@ -89,7 +89,10 @@ def test_hcn4_chain_a_in_tetramer_map():
     deposited chain; the fit must be within 1 Å of one of those four poses.
     """
     st, dep, result = fit_chain(
-        ("mainmastseg_emd0093_hcn4", "MAP_m4A.mrc.gz"), ("mainmastseg_emd0093_hcn4", "6gyn.pdb"), "A", 3.4
+        ("mainmastseg_emd0093_hcn4", "MAP_m4A.mrc.gz"),
+        ("mainmastseg_emd0093_hcn4", "6gyn.pdb"),
+        "A",
+        3.4,
     )
     ca = st.coords_xyz[st.trace_mask()]
     moved = result.clusters[0].transform.apply(ca)
@@ -101,7 +104,12 @@ def test_hcn4_chain_a_in_tetramer_map():
     # the four positions are the four best clusters
     tops = [c.transform.apply(ca) for c in result.clusters[:4]]
     found = {
-        min("ABCD", key=lambda c, m=m: np.sqrt(((m - deposited_pose(st, dep, c).apply(ca)) ** 2).sum(axis=1).mean()))
+        min(
+            "ABCD",
+            key=lambda c, m=m: np.sqrt(
+                ((m - deposited_pose(st, dep, c).apply(ca)) ** 2).sum(axis=1).mean()
+            ),
+        )
         for m in tops
     }
     assert found == set("ABCD")
