@@ -1,0 +1,180 @@
+"""Where the candidates' fits run: this process, local worker processes, or a Dask cluster.
+
+Every executor takes an iterator of :class:`~difffit.screen.task.FitTask` (read lazily, so a
+proteome-sized library never sits in memory) and yields a
+:class:`~difffit.screen.task.CandidateRecord` per task as each one finishes, in completion
+order. Only a bounded window of tasks is in flight at any time (``2 ×`` the parallel slots), so
+a run killed at any moment loses at most that window, and memory stays bounded.
+
+The caller (the client) writes the records; workers never touch the database or the output
+folder, so a cluster's workers need no shared file system — only difffit installed.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+
+from difffit.errors import ConfigError, DiffFitError
+from difffit.screen.task import CandidateRecord, FitTask, WorkerContext, run_task
+
+__all__ = ["run_dask", "run_local", "run_processes"]
+
+log = logging.getLogger(__name__)
+
+
+def run_local(
+    tasks: Iterable[FitTask], ctx: WorkerContext, *, threads: int | None = None
+) -> Iterator[CandidateRecord]:
+    """Fit the tasks one after the other in this process (``threads`` CPU threads each)."""
+    for task in tasks:
+        yield run_task(task, ctx, threads=threads, worker="local")
+
+
+# ------------------------------------------------------------------ local processes
+_CTX: WorkerContext | None = None
+
+
+_THREADS = 1
+
+
+def _init_process(ctx: WorkerContext, threads: int) -> None:
+    global _CTX, _THREADS
+    _CTX, _THREADS = ctx, threads
+
+
+def _process_task(task: FitTask) -> CandidateRecord:
+    assert _CTX is not None, "worker process not initialised"
+    return run_task(task, _CTX, threads=_THREADS, worker=f"process {os.getpid()}")
+
+
+def _futures_wait(pending: set) -> tuple[set, set]:
+    done, not_done = wait(pending, return_when=FIRST_COMPLETED)
+    return set(done), set(not_done)
+
+
+def _windowed(
+    submit, tasks: Iterable[FitTask], window: int, wait_first=_futures_wait
+) -> Iterator[object]:
+    """Submit tasks keeping at most ``window`` in flight; yield finished futures."""
+    pending: set = set()
+    it = iter(tasks)
+    exhausted = False
+    while True:
+        while not exhausted and len(pending) < window:
+            try:
+                task = next(it)
+            except StopIteration:
+                exhausted = True
+                break
+            pending.add(submit(task))
+        if not pending:
+            return
+        done, pending = wait_first(pending)
+        yield from done
+
+
+def run_processes(
+    tasks: Iterable[FitTask], ctx: WorkerContext, *, workers: int, threads: int = 1
+) -> Iterator[CandidateRecord]:
+    """Fit the tasks in ``workers`` local processes, ``threads`` CPU threads each (default 1,
+    so that N workers keep N cores busy without oversubscribing them).
+
+    Processes are started with ``spawn`` (safe with torch and OpenMP threads); each receives the
+    map and options once and prepares the map once.
+    """
+    if workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {workers}")
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_process,
+        initargs=(ctx, int(threads)),
+    )
+    try:
+        for fut in _windowed(lambda t: pool.submit(_process_task, t), tasks, 2 * workers):
+            try:
+                yield fut.result()  # type: ignore[attr-defined]
+            except BrokenProcessPool:
+                raise DiffFitError(
+                    "a worker process died (killed, or out of memory?); the finished candidates are "
+                    "saved: run the same command again to resume, perhaps with fewer --workers"
+                ) from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+# -------------------------------------------------------------------------- Dask
+_DASK_LOCK = threading.Lock()
+#: How long to try to reach a Dask scheduler.
+CONNECT_TIMEOUT = "30s"
+
+
+def _dask_task(task: FitTask, ctx: WorkerContext) -> CandidateRecord:
+    """Runs on a Dask worker: one fit at a time per worker process, with all its threads."""
+    try:
+        from distributed import get_worker
+
+        w = get_worker()
+        threads, where = int(w.state.nthreads), f"dask {w.address}"
+    except (ImportError, ValueError, AttributeError):
+        threads, where = 1, "dask"
+    # numba's parallel kernels and torch's thread pool are process-wide: fits in one worker
+    # process run one at a time, each with the worker's threads.
+    with _DASK_LOCK:
+        return run_task(task, ctx, threads=threads, worker=where)
+
+
+def dask_client(scheduler):
+    """A ``distributed.Client`` for an address (or the Client given)."""
+    try:
+        import distributed
+    except ImportError:
+        raise ConfigError(
+            "--scheduler needs Dask: pip install 'difffit[dask]' (dask and distributed) here and on "
+            "every worker"
+        ) from None
+    if isinstance(scheduler, distributed.Client):
+        return scheduler, False
+    try:
+        return distributed.Client(scheduler, timeout=CONNECT_TIMEOUT), True
+    except (OSError, TimeoutError) as exc:
+        raise ConfigError(
+            f"--scheduler {scheduler}: cannot connect to a Dask scheduler ({exc})"
+        ) from None
+
+
+def run_dask(
+    tasks: Iterable[FitTask], ctx: WorkerContext, *, scheduler
+) -> Iterator[CandidateRecord]:
+    """Fit the tasks on a Dask distributed cluster (address ``tcp://host:port`` or a Client).
+
+    The map and options are sent to every worker once; tasks carry the atoms, not file paths, so
+    the workers need no access to the library's files.
+    """
+    client, owned = dask_client(scheduler)
+    import distributed
+
+    try:
+        slots = sum(client.nthreads().values())
+        if slots == 0:
+            raise ConfigError(f"--scheduler {scheduler}: the cluster has no workers")
+        ctx_f = client.scatter(ctx, broadcast=True, hash=False)
+
+        def submit(task: FitTask):
+            return client.submit(_dask_task, task, ctx_f, pure=False, retries=1)
+
+        def wait_first(pending: set) -> tuple[set, set]:
+            res = distributed.wait(list(pending), return_when="FIRST_COMPLETED")
+            return set(res.done), set(res.not_done)
+
+        for fut in _windowed(submit, tasks, 2 * slots, wait_first):
+            yield fut.result()  # type: ignore[attr-defined]
+    finally:
+        if owned:
+            client.close()
