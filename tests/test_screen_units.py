@@ -228,3 +228,24 @@ def test_null_quantile_inverts_p_value():
     null = library_confidence(r, atoms, metric="cam").null
     for p in (0.5, 1e-3, 1e-8):
         assert null.p_value(np.array([null.u_at(p)]))[0] == pytest.approx(p, rel=1e-6)
+
+
+def test_worker_count_follows_available_memory(caplog):
+    from difffit.screen.executors import available_memory_bytes, plan_workers, worker_memory_bytes
+    from difffit.screen.task import WorkerContext
+    from tests.screen_cases import FAST_FIT
+
+    ctx = WorkerContext(density=None, map_sha256="x", config=FAST_FIT)  # type: ignore[arg-type]
+    big = WorkerContext(
+        density=None,
+        map_sha256="x",  # type: ignore[arg-type]
+        config=FAST_FIT.replace(search=FAST_FIT.search.replace(n_rotations=2400)),
+    )
+    assert worker_memory_bytes(big) > worker_memory_bytes(ctx) > 300 * 2**20
+    per = worker_memory_bytes(ctx)
+    assert plan_workers(4, ctx, available=10 * per) == 4
+    assert plan_workers(4, ctx, available=int(2.5 * per)) == 2
+    assert "using 2" in caplog.text
+    assert plan_workers(4, ctx, available=per // 2) == 1
+    avail = available_memory_bytes()
+    assert avail is None or avail > 0

@@ -79,6 +79,48 @@ def _windowed(
         yield from done
 
 
+#: Measured peak memory of a worker process fitting one candidate at the default search
+#: (10,000 starts): ~450 MB, of which ~310 MB is the interpreter with torch and numba.
+_WORKER_BASE_BYTES = 350 * 2**20
+_WORKER_PER_10K_STARTS_BYTES = 200 * 2**20
+
+
+def available_memory_bytes() -> int | None:
+    """Memory the system can still give (``MemAvailable`` on Linux), None when unknown."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def worker_memory_bytes(ctx: WorkerContext) -> int:
+    """Estimated peak memory of one worker process (grows with the number of starts)."""
+    starts = ctx.config.search.n_starts
+    return int(_WORKER_BASE_BYTES + _WORKER_PER_10K_STARTS_BYTES * starts / 10_000)
+
+
+def plan_workers(requested: int, ctx: WorkerContext, available: int | None = None) -> int:
+    """``requested`` worker processes, fewer when the memory available cannot hold them all."""
+    available = available_memory_bytes() if available is None else available
+    if available is None:
+        return requested
+    fit = max(1, int(available // worker_memory_bytes(ctx)))
+    if fit < requested:
+        log.warning(
+            "%d workers would need ~%.1f GB; %.1f GB is available: using %d",
+            requested, requested * worker_memory_bytes(ctx) / 2**30, available / 2**30, fit,
+        )  # fmt: skip
+        return fit
+    return requested
+
+
 def run_processes(
     tasks: Iterable[FitTask], ctx: WorkerContext, *, workers: int, threads: int = 1
 ) -> Iterator[CandidateRecord]:
@@ -86,10 +128,12 @@ def run_processes(
     so that N workers keep N cores busy without oversubscribing them).
 
     Processes are started with ``spawn`` (safe with torch and OpenMP threads); each receives the
-    map and options once and prepares the map once.
+    map and options once and prepares the map once. Fewer processes are started when the
+    available memory cannot hold ``workers`` of them (:func:`plan_workers`, logged).
     """
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
+    workers = plan_workers(workers, ctx)
     pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
