@@ -41,16 +41,36 @@ def test_normalised_and_target(rng):
     n = p.normalised.data
     assert n.min() == 0.0 and n.max() <= 1.0
     assert np.all(n[~p.footprint] == 0)
-    t = p.target.data
-    assert t[0, 29, 29] == pytest.approx(-0.5)  # far from density: negative value
-    assert t[15, 15, 15] > 0.3
+
+    def target_at(prep, mask):  # the target as the search sees it, at voxel centres of the map
+        return prep.target.sample(m.voxel_centres_xyz(mask), outside=prep.config.negative_value)
+
+    far = np.zeros(m.shape_zyx, bool)
+    far[0, 29, 29] = True
+    centre = np.zeros(m.shape_zyx, bool)
+    centre[15, 15, 15] = True
+    assert target_at(p, far)[0] == pytest.approx(-0.5)  # far from density: negative value
+    assert target_at(p, centre)[0] > 0.3
     assert m.data[15, 15, 15] != n[15, 15, 15]  # input untouched, new arrays
     # weights: only the sharp copy -> target is copy 0 (negative outside the footprint)
     sharp = prepare_map(m, PrepConfig(level=0.5, n_smooth=2, smooth_weights=(1.0, 0.0, 0.0)))
-    assert np.all(sharp.target.data[~sharp.footprint] == -0.5)
+    assert np.allclose(target_at(sharp, ~sharp.footprint), -0.5)
     smooth = prepare_map(m, PrepConfig(level=0.5, n_smooth=2, smooth_weights=(0.0, 0.0, 1.0)))
     # smoothing spreads the support beyond the footprint
-    assert (smooth.target.data > 0).sum() > sharp.footprint.sum()
+    assert (target_at(smooth, np.ones(m.shape_zyx, bool)) > 0).sum() > sharp.footprint.sum()
+
+
+def test_crop_changes_no_value(rng):
+    """The cropped target equals the uncropped construction everywhere the search can sample."""
+    from difffit.density.prepare import smoothed_copies
+
+    m = _blob_map(rng)
+    cfg = PrepConfig(level=0.5, n_smooth=3)
+    p = prepare_map(m, cfg)
+    full = sum(smoothed_copies(p.normalised.data, cfg)) / 4.0
+    pts = m.voxel_centres_xyz(np.ones(m.shape_zyx, bool))
+    assert p.target.shape_zyx[0] < m.shape_zyx[0]  # cropped to the footprint's reach
+    assert np.allclose(p.target.sample(pts, outside=-0.5), full.ravel(), atol=1e-6)
 
 
 def test_level_errors(rng):

@@ -163,12 +163,12 @@ class SearchConfig(_Config):
     n_positions: int = 10
     oversample: int = 10
     screen_steps: int = 30
-    n_steps: int = 200
+    n_steps: int = 150
     lr_shift: float = 0.5
     lr_rotation: float = 0.01
     selection: str = "all"
     coarse_fraction: float = 0.6
-    keep_fraction: float = 0.25
+    keep_fraction: float = 0.1
 
     def __post_init__(self) -> None:
         from difffit.structure import SELECTIONS

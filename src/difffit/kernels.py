@@ -34,7 +34,12 @@ def set_num_threads(n: int | None) -> int:
     """Threads for the CPU kernels (and torch); ``None`` = all cores. Returns the count used."""
     import numba
 
-    n = int(n or os.cpu_count() or 1)
+    if not n:
+        try:
+            n = len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            n = os.cpu_count() or 1
+    n = int(n)
     n = max(1, min(n, numba.config.NUMBA_NUM_THREADS))
     numba.set_num_threads(n)
     torch.set_num_threads(n)
@@ -359,10 +364,27 @@ def score_and_grad(
     return score_and_grad_torch(volume, xyz, rot, shift, origin_xyz, inv_voxel_xyz, outside)
 
 
+#: Bytes of temporaries per placement × atom sample in the torch path (coordinates, 8 corner
+#: indices and values, weights, gradients; measured order of magnitude, float32).
+TORCH_BYTES_PER_SAMPLE = 160
+
+
+def memory_budget_bytes(device: torch.device) -> int:
+    """Memory the torch path may use for temporaries: half the free GPU memory, or 1 GiB."""
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free // 2)
+    return 1 << 30
+
+
 def score_and_grad_torch(volume, xyz, rot, shift, origin_xyz, inv_voxel_xyz, outside):
-    """The torch implementation of :func:`score_and_grad` (any device; chunked over placements)."""
+    """The torch implementation of :func:`score_and_grad` (any device).
+
+    Placements are processed in chunks sized so that the temporaries stay within
+    :func:`memory_budget_bytes`.
+    """
     n_pl, n_at = rot.shape[0], xyz.shape[0]
-    chunk = max(1, int(2**24 // max(n_at, 1)))
+    chunk = max(1, int(memory_budget_bytes(volume.device) // (TORCH_BYTES_PER_SAMPLE * max(n_at, 1))))
     vals, gts, grs = [], [], []
     for s in range(0, n_pl, chunk):
         r, t = rot[s : s + chunk].detach(), shift[s : s + chunk].detach()
@@ -415,3 +437,286 @@ def atom_stats(volume, xyz, rot, shift, origin_xyz, voxel_xyz, level):
     s = corr_stats(volume, xyz, np.zeros(len(xyz)), rot, shift, origin_xyz, voxel_xyz, level)
     n = float(len(xyz))
     return s[:, 0] / n, s[:, 3] / n
+
+
+# ---------------------------------------------------------------------------- fused optimiser
+@njit(cache=True, fastmath=True, parallel=True)
+def _nb_optimise(  # pragma: no cover - compiled
+    vol, xyz, quat, shift, origin, inv_vs, outside, n_steps, lr_shift, lr_rot,
+    decay_start, decay_floor, best_q, best_t, best_s,
+):  # fmt: skip
+    """Adam on every placement for ``n_steps`` steps, all inside one parallel loop.
+
+    The same algorithm as the torch path (:func:`difffit.fitting.optimise.optimise_placements`):
+    value = mean trilinear sample at R(q) x + t; gradient ascent with Adam (β = 0.9, 0.999,
+    ε = 1e-8, torch's bias correction); learning rates constant until step ``decay_start``,
+    then cosine decay to ``decay_floor``; the best pose seen (evaluated before each step and
+    after the last) is returned in best_q, best_t, best_s.
+    """
+    nz, ny, nx = vol.shape
+    n_pl = quat.shape[0]
+    n_at = xyz.shape[0]
+    b1 = 0.9
+    b2 = 0.999
+    eps = 1e-8
+    inv_n = 1.0 / n_at
+    for p in prange(n_pl):
+        qw = quat[p, 0]
+        qx = quat[p, 1]
+        qy = quat[p, 2]
+        qz = quat[p, 3]
+        tx = shift[p, 0]
+        ty = shift[p, 1]
+        tz = shift[p, 2]
+        m_t = np.zeros(3)
+        v_t = np.zeros(3)
+        m_q = np.zeros(4)
+        v_q = np.zeros(4)
+        best = -1e30
+        bq0 = qw
+        bq1 = qx
+        bq2 = qy
+        bq3 = qz
+        bt0 = tx
+        bt1 = ty
+        bt2 = tz
+        for step in range(n_steps + 1):
+            nrm = np.sqrt(qw * qw + qx * qx + qy * qy + qz * qz)
+            w = qw / nrm
+            x = qx / nrm
+            y = qy / nrm
+            z = qz / nrm
+            r00 = 1 - 2 * (y * y + z * z)
+            r01 = 2 * (x * y - z * w)
+            r02 = 2 * (x * z + y * w)
+            r10 = 2 * (x * y + z * w)
+            r11 = 1 - 2 * (x * x + z * z)
+            r12 = 2 * (y * z - x * w)
+            r20 = 2 * (x * z - y * w)
+            r21 = 2 * (y * z + x * w)
+            r22 = 1 - 2 * (x * x + y * y)
+            sx = inv_vs[0]
+            sy = inv_vs[1]
+            sz = inv_vs[2]
+            a00 = r00 * sx
+            a01 = r01 * sx
+            a02 = r02 * sx
+            a10 = r10 * sy
+            a11 = r11 * sy
+            a12 = r12 * sy
+            a20 = r20 * sz
+            a21 = r21 * sz
+            a22 = r22 * sz
+            c0 = (tx - origin[0]) * sx
+            c1 = (ty - origin[1]) * sy
+            c2 = (tz - origin[2]) * sz
+            acc = 0.0
+            gx = 0.0
+            gy = 0.0
+            gz = 0.0
+            m00 = 0.0
+            m01 = 0.0
+            m02 = 0.0
+            m10 = 0.0
+            m11 = 0.0
+            m12 = 0.0
+            m20 = 0.0
+            m21 = 0.0
+            m22 = 0.0
+            for a in range(n_at):
+                ax = xyz[a, 0]
+                ay = xyz[a, 1]
+                az = xyz[a, 2]
+                fi = a00 * ax + a01 * ay + a02 * az + c0
+                fj = a10 * ax + a11 * ay + a12 * az + c1
+                fk = a20 * ax + a21 * ay + a22 * az + c2
+                if not (
+                    fi >= 0.0
+                    and fj >= 0.0
+                    and fk >= 0.0
+                    and fi <= nx - 1
+                    and fj <= ny - 1
+                    and fk <= nz - 1
+                ):
+                    acc += outside
+                    continue
+                i0 = min(int(fi), nx - 2)
+                j0 = min(int(fj), ny - 2)
+                k0 = min(int(fk), nz - 2)
+                dx = fi - i0
+                dy = fj - j0
+                dz = fk - k0
+                v000 = vol[k0, j0, i0]
+                v001 = vol[k0, j0, i0 + 1]
+                v010 = vol[k0, j0 + 1, i0]
+                v011 = vol[k0, j0 + 1, i0 + 1]
+                v100 = vol[k0 + 1, j0, i0]
+                v101 = vol[k0 + 1, j0, i0 + 1]
+                v110 = vol[k0 + 1, j0 + 1, i0]
+                v111 = vol[k0 + 1, j0 + 1, i0 + 1]
+                e00 = v001 - v000
+                e01 = v011 - v010
+                e10 = v101 - v100
+                e11 = v111 - v110
+                c00 = v000 + dx * e00
+                c01 = v010 + dx * e01
+                c10 = v100 + dx * e10
+                c11 = v110 + dx * e11
+                cc0 = c00 + dy * (c01 - c00)
+                cc1 = c10 + dy * (c11 - c10)
+                acc += cc0 + dz * (cc1 - cc0)
+                ex0 = e00 + dy * (e01 - e00)
+                ex1 = e10 + dy * (e11 - e10)
+                wx = (ex0 + dz * (ex1 - ex0)) * sx
+                wy = ((c01 - c00) + dz * ((c11 - c10) - (c01 - c00))) * sy
+                wz = (cc1 - cc0) * sz
+                gx += wx
+                gy += wy
+                gz += wz
+                m00 += wx * ax
+                m01 += wx * ay
+                m02 += wx * az
+                m10 += wy * ax
+                m11 += wy * ay
+                m12 += wy * az
+                m20 += wz * ax
+                m21 += wz * ay
+                m22 += wz * az
+            val = acc * inv_n
+            if val > best:
+                best = val
+                bq0 = qw
+                bq1 = qx
+                bq2 = qy
+                bq3 = qz
+                bt0 = tx
+                bt1 = ty
+                bt2 = tz
+            if step == n_steps:
+                break
+            # d value / d q-hat from G = d value / d R, then projected for the normalisation
+            g00 = m00 * inv_n
+            g01 = m01 * inv_n
+            g02 = m02 * inv_n
+            g10 = m10 * inv_n
+            g11 = m11 * inv_n
+            g12 = m12 * inv_n
+            g20 = m20 * inv_n
+            g21 = m21 * inv_n
+            g22 = m22 * inv_n
+            dw = 2 * (-z * g01 + y * g02 + z * g10 - x * g12 - y * g20 + x * g21)
+            dxq = 2 * (
+                y * g01
+                + z * g02
+                + y * g10
+                - 2 * x * g11
+                - w * g12
+                + z * g20
+                + w * g21
+                - 2 * x * g22
+            )
+            dyq = 2 * (
+                -2 * y * g00
+                + x * g01
+                + w * g02
+                + x * g10
+                + z * g12
+                - w * g20
+                + z * g21
+                - 2 * y * g22
+            )
+            dzq = 2 * (
+                -2 * z * g00
+                - w * g01
+                + x * g02
+                + w * g10
+                - 2 * z * g11
+                + y * g12
+                + x * g20
+                + y * g21
+            )
+            dot = w * dw + x * dxq + y * dyq + z * dzq
+            gq0 = (dw - w * dot) / nrm
+            gq1 = (dxq - x * dot) / nrm
+            gq2 = (dyq - y * dot) / nrm
+            gq3 = (dzq - z * dot) / nrm
+            # learning-rate schedule
+            f = 1.0
+            if step >= decay_start and n_steps > decay_start:
+                u = (step - decay_start) / max(n_steps - decay_start, 1)
+                f = decay_floor + (1.0 - decay_floor) * 0.5 * (1.0 + np.cos(np.pi * u))
+            k = step + 1
+            bc1 = 1.0 - b1**k
+            bc2 = 1.0 - b2**k
+            # Adam on the loss = -value (gradient = -d value)
+            grads_t = (-gx * inv_n, -gy * inv_n, -gz * inv_n)
+            for i in range(3):
+                g = grads_t[i]
+                m_t[i] = b1 * m_t[i] + (1 - b1) * g
+                v_t[i] = b2 * v_t[i] + (1 - b2) * g * g
+            st = lr_shift * f / bc1
+            den2 = np.sqrt(bc2)
+            tx -= st * m_t[0] / (np.sqrt(v_t[0]) / den2 + eps)
+            ty -= st * m_t[1] / (np.sqrt(v_t[1]) / den2 + eps)
+            tz -= st * m_t[2] / (np.sqrt(v_t[2]) / den2 + eps)
+            grads_q = (-gq0, -gq1, -gq2, -gq3)
+            for i in range(4):
+                g = grads_q[i]
+                m_q[i] = b1 * m_q[i] + (1 - b1) * g
+                v_q[i] = b2 * v_q[i] + (1 - b2) * g * g
+            sq = lr_rot * f / bc1
+            qw -= sq * m_q[0] / (np.sqrt(v_q[0]) / den2 + eps)
+            qx -= sq * m_q[1] / (np.sqrt(v_q[1]) / den2 + eps)
+            qy -= sq * m_q[2] / (np.sqrt(v_q[2]) / den2 + eps)
+            qz -= sq * m_q[3] / (np.sqrt(v_q[3]) / den2 + eps)
+        best_s[p] = best
+        best_q[p, 0] = bq0
+        best_q[p, 1] = bq1
+        best_q[p, 2] = bq2
+        best_q[p, 3] = bq3
+        best_t[p, 0] = bt0
+        best_t[p, 1] = bt1
+        best_t[p, 2] = bt2
+
+
+def optimise_fused(
+    volume: np.ndarray,
+    xyz: np.ndarray,
+    quat_wxyz: np.ndarray,
+    shift: np.ndarray,
+    origin_xyz: np.ndarray,
+    inv_voxel_xyz: np.ndarray,
+    outside: float,
+    *,
+    n_steps: int,
+    lr_shift: float,
+    lr_rotation: float,
+    decay_start: int,
+    decay_floor: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Run :func:`_nb_optimise` (CPU): returns the best (quaternions, shifts, scores) seen."""
+    dt = volume.dtype
+    n = len(quat_wxyz)
+    bq = np.empty((n, 4), dtype=np.float64)
+    bt = np.empty((n, 3), dtype=np.float64)
+    bs = np.empty(n, dtype=np.float64)
+    if n == 0:
+        return bq, bt, bs
+    _nb_optimise(
+        np.ascontiguousarray(volume),
+        np.ascontiguousarray(xyz, dtype=dt),
+        np.ascontiguousarray(quat_wxyz, dtype=np.float64),
+        np.ascontiguousarray(shift, dtype=np.float64),
+        np.asarray(origin_xyz, dtype=np.float64),
+        np.asarray(inv_voxel_xyz, dtype=np.float64),
+        float(outside),
+        int(n_steps),
+        float(lr_shift),
+        float(lr_rotation),
+        int(decay_start),
+        float(decay_floor),
+        bq,
+        bt,
+        bs,
+    )
+    return bq, bt, bs

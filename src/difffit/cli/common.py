@@ -260,13 +260,13 @@ class ProgressBar:
         if key != self._key:
             self.close()
             self._bar = tqdm(
-                total=ev.total, desc=f"{ev.stage} {ev.structure}"[:40], unit="step",
+                total=ev.total, desc=f"{ev.stage} {ev.structure}"[:40], unit=" placement-steps",
+                unit_scale=True, mininterval=0.2,
                 file=sys.stderr, leave=False, dynamic_ncols=True,
             )  # fmt: skip
             self._key = key
         assert self._bar is not None
-        self._bar.n = ev.done
-        self._bar.refresh()
+        self._bar.update(ev.done - self._bar.n)
 
     def close(self) -> None:
         if self._bar is not None:

@@ -56,16 +56,18 @@ def remove_islands(mask_zyx: np.ndarray, min_voxels: int) -> tuple[np.ndarray, i
 
     Returns the new mask, the number of islands removed and the voxels removed.
     """
-    if min_voxels <= 1:
-        return mask_zyx.copy(), 0, 0
-    labels, n = ndimage.label(mask_zyx, structure=np.ones((3, 3, 3), dtype=bool))
-    if n == 0:
-        return mask_zyx.copy(), 0, 0
+    out = mask_zyx.copy()
+    if min_voxels <= 1 or not out.any():
+        return out, 0, 0
+    idx = np.nonzero(out)  # label only within the bounding box of the mask
+    box = tuple(slice(int(i.min()), int(i.max()) + 1) for i in idx)
+    labels, n = ndimage.label(out[box], structure=np.ones((3, 3, 3), dtype=bool))
     sizes = np.bincount(labels.ravel(), minlength=n + 1)
     small = sizes < min_voxels
     small[0] = False
-    removed_mask = small[labels]
-    return mask_zyx & ~removed_mask, int(small.sum()), int(removed_mask.sum())
+    removed = small[labels]
+    out[box] &= ~removed
+    return out, int(small.sum()), int(removed.sum())
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,7 +87,9 @@ class PreparedMap:
     normalised : DensityMap
         Values in [0, 1] inside the footprint, 0 outside.
     target : DensityMap
-        The weighted sum of smoothed copies, negative outside; what the search samples.
+        The weighted sum of smoothed copies, negative outside; what the search samples. Its
+        box is the footprint's bounding box grown by the reach of the smoothing (outside it
+        every value would be ``negative_value``, which the search uses beyond the box).
     n_islands_removed, n_voxels_removed : int
     config : PrepConfig
     """
@@ -168,20 +172,35 @@ def prepare_map(density: DensityMap, config: PrepConfig | None = None) -> Prepar
     norm[footprint] = np.clip((vals - level) / scale, 0.0, 1.0)
     # keep every footprint voxel strictly inside the support of copy 0
     norm[footprint] = np.maximum(norm[footprint], 2 * _SUPPORT_EPS)
-    copies = smoothed_copies(norm, config)
+    # The copies are computed on the footprint's bounding box grown by the reach of the
+    # smoothing: beyond it every copy is negative_value, exactly what the search samples outside
+    # the target's box, so the crop changes no value the search sees.
+    reach = config.n_smooth * (config.smooth_kernel_size // 2) + 2
+    idx = np.nonzero(footprint)
+    lo = [max(int(i.min()) - reach, 0) for i in idx]
+    hi = [min(int(i.max()) + reach + 1, n) for i, n in zip(idx, data.shape, strict=True)]
+    crop = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
+    copies = smoothed_copies(norm[crop], config)
     w = np.asarray(config.weights, dtype=np.float64)
-    target = np.zeros_like(norm, dtype=np.float64)
+    target = np.zeros(copies[0].shape, dtype=np.float64)
     for wk, ck in zip(w, copies, strict=True):
         if wk:
             target += wk * ck
     target /= w.sum()
+    origin = density.grid_to_world(np.array([lo[2], lo[1], lo[0]], dtype=np.float64))
+    if min(target.shape) < 2:
+        target = np.pad(
+            target,
+            [(0, max(0, 2 - n)) for n in target.shape],
+            constant_values=config.negative_value,
+        )
     return PreparedMap(
         source=density,
         level=level,
         level_rule=rule,
         footprint=footprint,
         normalised=density.with_data(norm),
-        target=density.with_data(target.astype(np.float32)),
+        target=DensityMap(target.astype(np.float32), density.voxel_size_xyz, origin),
         n_islands_removed=n_isl,
         n_voxels_removed=n_vox,
         config=config,

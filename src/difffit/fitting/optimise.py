@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from difffit.kernels import score_and_grad
+from difffit.kernels import optimise_fused, score_and_grad
 
 __all__ = [
     "OptimiseResult",
@@ -108,13 +108,24 @@ class OptimiseResult:
     n_evaluations: int  # placement × atom samples taken
 
 
+#: Use the fused Numba optimiser on the CPU (False: the torch path everywhere, as on CUDA).
+USE_FUSED = True
+
+#: Placement × atom × step samples per call of the fused CPU kernel (a progress report each).
+FUSED_CHUNK_SAMPLES = 20_000_000
+
+#: Learning rates are constant for this fraction of a phase's steps, then decay (cosine) ...
+DECAY_START = 0.6
+#: ... to this fraction of their value at the last step.
+DECAY_FLOOR = 0.1
+
+
 def _lr_factor(step: int, n_steps: int) -> float:
-    """Constant for the first 60 % of the steps, then cosine decay to 10 %."""
-    start = int(0.6 * n_steps)
+    start = int(DECAY_START * n_steps)
     if step < start or n_steps <= start:
         return 1.0
     f = (step - start) / max(n_steps - start, 1)
-    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * f))
+    return DECAY_FLOOR + (1 - DECAY_FLOOR) * 0.5 * (1 + math.cos(math.pi * f))
 
 
 def optimise_placements(
@@ -126,21 +137,34 @@ def optimise_placements(
     lr_shift: float,
     lr_rotation: float,
     progress: Callable[[int, int], None] | None = None,
+    fused: bool | None = None,
 ) -> OptimiseResult:
     """Adam on every placement, phase after phase (see :class:`Phase`).
+
+    On the CPU each phase runs in one fused Numba kernel (:func:`difffit.kernels.optimise_fused`:
+    all steps of a placement inside one parallel loop, no per-step overhead); elsewhere (CUDA),
+    or with ``fused=False``, the steps are torch operations with the same arithmetic.
+    ``fused=None`` follows the module switch :data:`USE_FUSED`.
 
     Placements left out of a phase keep their best pose so far. Returns, for every placement,
     the best pose it reached. Ties in the selection are broken by placement index, so the
     result depends only on the inputs.
     """
     dev, dt = sampler.volume.device, sampler.volume.dtype
+    if fused is None:
+        fused = USE_FUSED
     n_pl = len(quat_wxyz)
     best_q = np.array(quat_wxyz, dtype=np.float64)
     best_t = np.array(shift, dtype=np.float64)
     best_s = np.full(n_pl, -np.inf)
     last = np.full(n_pl, -1, dtype=np.int64)
     active = np.arange(n_pl)
-    n_total = sum(p.n_steps for p in phases)
+    # progress counts placement-steps; the sizes of later phases are known only once they start
+    sizes, n = [], n_pl
+    for phase in phases:
+        n = min(n, phase.n_keep) if phase.n_keep is not None else n
+        sizes.append(n * phase.n_steps)
+    n_total = sum(sizes)
     done = 0
     n_eval = 0
     for phase_idx, phase in enumerate(phases):
@@ -148,6 +172,26 @@ def optimise_placements(
             order = np.argsort(-best_s[active], kind="stable")
             active = np.sort(active[order[: max(1, phase.n_keep)]])
         if phase.n_steps <= 0:
+            continue
+        if dev.type == "cpu" and fused:
+            # chunks of placements: progress reports, and Ctrl-C is seen between chunks
+            chunk = max(FUSED_CHUNK_SAMPLES // max(len(phase.xyz) * (phase.n_steps + 1), 1), 64)
+            for s0 in range(0, len(active), chunk):
+                sel = active[s0 : s0 + chunk]
+                bq, bt, bs = optimise_fused(
+                    sampler.volume.numpy(), phase.xyz.numpy(), best_q[sel], best_t[sel],
+                    sampler.origin_xyz.double().numpy(), sampler.inv_voxel_xyz.double().numpy(),
+                    sampler.outside, n_steps=phase.n_steps, lr_shift=lr_shift,
+                    lr_rotation=lr_rotation, decay_start=int(DECAY_START * phase.n_steps),
+                    decay_floor=DECAY_FLOOR,
+                )  # fmt: skip
+                bq /= np.linalg.norm(bq, axis=1, keepdims=True)
+                best_q[sel], best_t[sel], best_s[sel] = bq, bt, bs
+                done += len(sel) * phase.n_steps
+                if progress is not None:
+                    progress(done, n_total)
+            last[active] = phase_idx
+            n_eval += len(active) * len(phase.xyz) * (phase.n_steps + 1)
             continue
         q = torch.tensor(best_q[active], dtype=dt, device=dev, requires_grad=True)
         t = torch.tensor(best_t[active], dtype=dt, device=dev, requires_grad=True)
@@ -174,7 +218,7 @@ def optimise_placements(
             opt.zero_grad(set_to_none=True)
             (-val.sum()).backward()
             opt.step()
-            done += 1
+            done += len(active)
             if progress is not None:
                 progress(done, n_total)
         pq = phase_q.cpu().double().numpy()

@@ -54,6 +54,14 @@ class SimulatedProbe:
         mask = sim.data >= envelope * float(sim.data.max())
         return cls(sim.voxel_centres_xyz(mask), sim.data[mask].astype(np.float64), resolution)
 
+    def subsample(self, max_points: int) -> SimulatedProbe:
+        """At most ``max_points`` of the points, evenly spaced in their (grid) order."""
+        n = len(self.values)
+        if n <= max_points:
+            return self
+        idx = np.linspace(0, n - 1, max_points).round().astype(np.int64)
+        return SimulatedProbe(self.xyz[idx], self.values[idx], self.resolution)
+
 
 def quality_metrics(
     density: DensityMap,
