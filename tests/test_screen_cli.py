@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -83,34 +84,62 @@ def _committed(db):
         return {}
 
 
+def _children(pid):
+    """PIDs of the processes whose parent is ``pid`` (Linux /proc; empty elsewhere)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")
+
+
+def _start(argv):
+    """``difffit`` in a subprocess with Ctrl-C's default action (a background shell ignores it)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "difffit", *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+
+
+def _wait_for_commits(proc, db, n):
+    deadline = time.monotonic() + 300
+    while len(_committed(db)) < n:
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.monotonic() < deadline, f"fewer than {n} candidates committed in 300 s"
+        time.sleep(0.05)
+
+
+def _wait_gone(pids, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return [p for p in pids if _alive(p)]
+
+
 def test_sigkill_then_resume_loses_nothing_finished(case, uninterrupted, tmp_path):
+    """Kill -9 a screen running on 2 worker processes; its workers go too; rerunning it (in this
+    process) recomputes nothing finished and gives the uninterrupted run's ranking."""
     d, mp, lib = case
     out = tmp_path / "killed"
-    argv = [
-        "screen",
-        str(mp),
-        str(lib),
-        "--out",
-        str(out),
-        "--seed",
-        "5",
-        *FAST_ARGS,
-        "-q",
-        "--threads",
-        "1",
-    ]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "difffit", *argv],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONHASHSEED": "0"},
-    )
+    argv = ["screen", str(mp), str(lib), "--out", str(out), "--seed", "5", *FAST_ARGS, "-q"]
+    proc = _start([*argv, "--workers", "2"])
     try:
-        deadline = time.monotonic() + 300
-        while len(_committed(out / "screen.sqlite")) < 2:
-            assert proc.poll() is None, proc.stderr.read().decode()
-            assert time.monotonic() < deadline, "no candidate committed in 300 s"
-            time.sleep(0.05)
+        _wait_for_commits(proc, out / "screen.sqlite", 2)
+        workers = _children(proc.pid)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
@@ -119,17 +148,43 @@ def test_sigkill_then_resume_loses_nothing_finished(case, uninterrupted, tmp_pat
             proc.wait()
         proc.stderr.close()
     assert proc.returncode == -signal.SIGKILL
+    # the orphaned workers notice and exit (they would otherwise finish their fit and hang)
+    assert _wait_gone(workers) == []
     before = _committed(out / "screen.sqlite")
     assert 2 <= len(before) < 11, "the run must be killed part-way for this test to mean anything"
     assert not (out / "candidates.csv").exists()
 
-    assert main(argv) == 0
+    assert main([*argv, "--threads", "1"]) == 0
     man = json.loads((out / "screen.json").read_text())
-    assert man["counts"]["resumed"] == len(before)
-    assert man["counts"]["done"] == 11 and man["counts"]["fitted_now"] == 11 - len(before)
+    rows = read_candidates(out)
+    assert man["counts"]["resumed"] == len(before), (man["counts"], rows)
+    assert man["counts"]["done"] == 11, [(r["structure"], r["status"], r["reason"]) for r in rows]
+    assert man["counts"]["fitted_now"] == 11 - len(before), man["counts"]
     after = _committed(out / "screen.sqlite")
     assert {k: after[k] for k in before} == before  # finished candidates were not recomputed
     assert ranking(out) == ranking(uninterrupted)
+
+
+def test_ctrl_c_stops_workers_at_once_and_keeps_finished_candidates(case, tmp_path):
+    d, mp, lib = case
+    out = tmp_path / "interrupted"
+    argv = ["screen", str(mp), str(lib), "--out", str(out), "--seed", "5", *FAST_ARGS, "-q"]
+    proc = _start([*argv, "--workers", "2"])
+    try:
+        _wait_for_commits(proc, out / "screen.sqlite", 1)
+        workers = _children(proc.pid)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+        err = proc.stderr.read().decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    assert _wait_gone(workers, timeout=5) == []
+    kept = _committed(out / "screen.sqlite")
+    assert 1 <= len(kept) < 11
 
 
 def test_screen_errors_are_one_line(case, uninterrupted, tmp_path, capsys, monkeypatch):

@@ -202,7 +202,7 @@ def test_store_round_trip_and_wal(tmp_path):
     con.close()
 
 
-def test_store_refuses_another_run_and_a_second_writer(tmp_path):
+def test_store_refuses_another_run_and_a_second_writer(tmp_path, caplog):
     out = tmp_path / "out"
     with ScreenStore(out) as st:
         st.begin_run({"seed": 1, "fit_options": {"search": {"n_rotations": 10}}}, "h1")
@@ -214,6 +214,11 @@ def test_store_refuses_another_run_and_a_second_writer(tmp_path):
             st.begin_run({"seed": 1, "fit_options": {"search": {"n_rotations": 20}}}, "h2")
         with pytest.raises(ConfigError, match="seed"):
             st.begin_run({"seed": 2, "fit_options": {"search": {"n_rotations": 10}}}, "h3")
+    with ScreenStore(out) as st:  # another difffit version: resumed, with a warning
+        st.begin_run(
+            {"seed": 1, "fit_options": {"search": {"n_rotations": 10}}}, "h1", version="0.0.1"
+        )
+    assert "mixed" in caplog.text
     shutil.rmtree(out)
     out.mkdir()
     (out / "screen.sqlite").write_text("this is not a database, but long enough to be read" * 40)

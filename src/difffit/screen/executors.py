@@ -15,7 +15,9 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -43,9 +45,32 @@ _CTX: WorkerContext | None = None
 _THREADS = 1
 
 
-def _init_process(ctx: WorkerContext, threads: int) -> None:
+def _exit_with_parent(parent_pid: int, period_s: float = 0.5) -> None:
+    """Exit this worker as soon as its parent is gone (a parent killed with SIGKILL cannot
+    tell its workers; without this they would finish their fit and wait forever)."""
+    while True:
+        time.sleep(period_s)
+        if os.getppid() != parent_pid:
+            os._exit(1)
+
+
+def _init_process(ctx: WorkerContext, threads: int, parent_pid: int) -> None:
     global _CTX, _THREADS
     _CTX, _THREADS = ctx, threads
+    # Ctrl-C reaches the whole process group: the parent handles it and ends the workers
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool at once, abandoning the fits in flight (their candidates are not recorded)."""
+    # ProcessPoolExecutor has no public terminate before Python 3.14
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    for proc in procs:
+        proc.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        proc.join(timeout=5)
 
 
 def _process_task(task: FitTask) -> CandidateRecord:
@@ -138,8 +163,9 @@ def run_processes(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_init_process,
-        initargs=(ctx, int(threads)),
+        initargs=(ctx, int(threads), os.getpid()),
     )
+    finished = False
     try:
         for fut in _windowed(lambda t: pool.submit(_process_task, t), tasks, 2 * workers):
             try:
@@ -149,8 +175,12 @@ def run_processes(
                     "a worker process died (killed, or out of memory?); the finished candidates are "
                     "saved: run the same command again to resume, perhaps with fewer --workers"
                 ) from None
+        finished = True
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        if finished:
+            pool.shutdown(wait=True)
+        else:  # interrupted, or an error: do not wait for the fits in flight
+            _terminate(pool)
 
 
 # -------------------------------------------------------------------------- Dask

@@ -18,6 +18,7 @@ the operating system releases it when the process dies.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import sqlite3
@@ -26,6 +27,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from difffit._version import __version__
 from difffit.errors import ConfigError, ResultsError
 from difffit.results import TRANSFORM_COLUMNS
 from difffit.screen.task import CandidateRecord
@@ -37,6 +39,8 @@ DB_VERSION = 1
 #: Statuses that resume does not recompute (``filtered`` is re-decided on every run, ``failed``
 #: is retried).
 FINAL_STATUSES = ("done", "skipped")
+
+log = logging.getLogger(__name__)
 
 _NUMERIC = ("score", "second_score", "correlation", "cam", "overlap", "density", "inside", "fit_s")
 _SCHEMA = f"""
@@ -146,8 +150,11 @@ class ScreenStore:
             )
         return json.loads(meta["run"])
 
-    def begin_run(self, run: dict[str, Any], run_hash: str) -> None:
+    def begin_run(self, run: dict[str, Any], run_hash: str, *, version: str = __version__) -> None:
         """Record the run's identity, or check it against the stored one.
+
+        A screen resumed by another difffit version goes on (a long screen must survive an
+        upgrade) with a warning: the two versions' fits may differ slightly.
 
         Raises
         ------
@@ -159,6 +166,7 @@ class ScreenStore:
             with self._con:
                 self._con.execute("BEGIN")
                 rows = {
+                    "difffit_version": version,
                     "format": DB_FORMAT,
                     "format_version": str(DB_VERSION),
                     "run_hash": run_hash,
@@ -167,7 +175,14 @@ class ScreenStore:
                 }
                 self._con.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", rows.items())
             return
-        if self.meta().get("run_hash") == run_hash:
+        meta = self.meta()
+        if meta.get("run_hash") == run_hash:
+            if meta.get("difffit_version", version) != version:
+                log.warning(
+                    "%s was started by difffit %s, this is %s: results of both versions are "
+                    "mixed (start a new --out for a clean comparison)",
+                    self.path, meta["difffit_version"], version,
+                )  # fmt: skip
             return
         differ = _differences(stored, run)
         raise ConfigError(
