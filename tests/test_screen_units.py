@@ -157,6 +157,20 @@ def test_gumbel_null_is_calibrated_where_a_normal_one_is_not():
     assert normal_calls >= 40
 
 
+def test_small_or_degenerate_library_gives_no_confidence():
+    k = MIN_LIBRARY - 1
+    few = library_confidence(np.linspace(0.1, 0.9, k), np.full(k, 500), metric="cam")
+    assert few.null is None and np.isnan(few.z).all() and not few.significant.any()
+    assert np.isfinite(few.u).all()  # the ranking statistic is still there
+    flat = library_confidence(np.full(20, 0.3), np.full(20, 500), metric="cam")
+    assert flat.null is None
+    raw = library_confidence(np.arange(20.0), np.full(20, 500), metric="overlap")
+    assert raw.null.normalisation == "none" and raw.null.median == pytest.approx(9.5)
+    np.testing.assert_array_equal(raw.u, np.arange(20.0))
+    with pytest.raises(ConfigError):
+        library_confidence(np.arange(20.0), np.full(20, 500), metric="cam", alpha=1.5)
+
+
 # -------------------------------------------------------------------------------- database
 def _rec(sha: str, status: str = "done", score: float = 0.5) -> CandidateRecord:
     return CandidateRecord(
