@@ -40,6 +40,8 @@ def plot_scores(result: ScreenResult, path: str | os.PathLike[str], *, n_labels:
         matplotlib is missing (the message says how to install it).
     """
     plt = _pyplot()
+    from matplotlib.ticker import NullFormatter
+
     path = Path(path)
     metric = result.config.metric
     ranked = result.ranked
@@ -91,6 +93,11 @@ def plot_scores(result: ScreenResult, path: str | os.PathLike[str], *, n_labels:
             ax2.plot(n, np.tanh(null.u_at(first_call_p) / np.sqrt(n)), color="C3", lw=1, ls=":",
                      label="p = alpha / n (first call)")  # fmt: skip
         ax2.set_xscale("log")
+        if len(atoms):
+            lo, hi = ax2.get_xlim()
+            ticks = [t for t in (100, 200, 500, 1000, 2000, 5000, 10000, 20000) if lo <= t <= hi]
+            ax2.set_xticks(ticks, [str(t) for t in ticks])
+        ax2.xaxis.set_minor_formatter(NullFormatter())
         ax2.set_xlabel("heavy atoms")
         ax2.set_ylabel(f"best {metric}")
         ax2.set_title("best score against candidate size")
