@@ -105,6 +105,11 @@ def main(argv: list[str] | None = None) -> int:
         if fitted
         else None,
         "median_fit_s": info["median_fit_s"],
+        "median_cpu_s": info["median_cpu_s"],
+        # what the cores could do alone: every core busy with one fit at a time
+        "cpu_bound_candidates_per_minute": (
+            round(60.0 * os.cpu_count() / info["median_cpu_s"], 1) if info["median_cpu_s"] else None
+        ),
         "projected_359_candidates_min": round(359 / per_min, 1) if per_min else None,
         "top": [(c.rank, c.record.name, round(c.record.score, 4), c.q) for c in result.ranked[:5]],
         "significant": [c.record.name for c in result.significant],

@@ -193,6 +193,7 @@ def _rec(sha: str, status: str = "done", score: float = 0.5) -> CandidateRecord:
         transform=tuple(float(v) for v in range(12)),
         clusters=({"rank": 1, "cam": score},),
         fit_s=1.5,
+        cpu_s=1.2,
         worker="local",
     )
 
@@ -213,7 +214,14 @@ def test_store_round_trip_and_wal(tmp_path):
     )
     con = sqlite3.connect(tmp_path / "out" / "screen.sqlite")
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    # a database of the first version-1 layout (no cpu_s) gets the column on opening
+    con.execute("ALTER TABLE candidates DROP COLUMN cpu_s")
+    con.commit()
     con.close()
+    with ScreenStore(tmp_path / "out") as st:
+        assert math.isnan(st.records()["s1"].cpu_s)
+        st.record(_rec("s3"))
+        assert st.records()["s3"].cpu_s == 1.2
 
 
 def test_store_refuses_another_run_and_a_second_writer(tmp_path, caplog):

@@ -6,7 +6,7 @@ Format ``difffit-screen-results`` version 1 (next to the database ``screen.sqlit
     One row per library candidate: the fitted ones by rank, then the ones not fitted (rank
     empty, ``status`` and ``reason`` say why). Columns: ``rank, structure, status, residues,
     atoms, metric, score, second_score, norm_score, z, p_value, q_value, significant, hits,
-    correlation, cam, overlap, density, inside, n_clusters, r11 … r33, t1 t2 t3, seed, fit_s,
+    correlation, cam, overlap, density, inside, n_clusters, r11 … r33, t1 t2 t3, seed, fit_s, cpu_s,
     reason, path, sha256``. ``score`` is the best cluster's value of ``metric``;
     ``second_score`` the candidate's next-best cluster's; ``norm_score`` the size-normalised
     score that ranks the library, ``z`` its robust z-score, ``p_value`` and ``q_value`` (BH) its
@@ -67,6 +67,7 @@ CANDIDATE_COLUMNS = (
     *TRANSFORM_COLUMNS,
     "seed",
     "fit_s",
+    "cpu_s",
     "reason",
     "path",
     "sha256",
@@ -104,6 +105,7 @@ def candidate_rows(result: ScreenResult) -> list[dict[str, Any]]:
                 **dict(zip(TRANSFORM_COLUMNS, r.transform, strict=True)),
                 "seed": r.seed,
                 "fit_s": r.fit_s,
+                "cpu_s": r.cpu_s,
                 "reason": r.reason,
                 "path": r.path,
                 "sha256": r.sha256,

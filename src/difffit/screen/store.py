@@ -42,7 +42,17 @@ FINAL_STATUSES = ("done", "skipped")
 
 log = logging.getLogger(__name__)
 
-_NUMERIC = ("score", "second_score", "correlation", "cam", "overlap", "density", "inside", "fit_s")
+_NUMERIC = (
+    "score",
+    "second_score",
+    "correlation",
+    "cam",
+    "overlap",
+    "density",
+    "inside",
+    "fit_s",
+    "cpu_s",
+)
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS candidates (
@@ -57,7 +67,7 @@ CREATE TABLE IF NOT EXISTS candidates (
     n_clusters INTEGER,
     {", ".join(f"{c} REAL" for c in TRANSFORM_COLUMNS)},
     clusters TEXT NOT NULL DEFAULT '[]',
-    fit_s REAL, worker TEXT, finished_at TEXT
+    fit_s REAL, cpu_s REAL, worker TEXT, finished_at TEXT
 );
 """
 
@@ -90,11 +100,19 @@ class ScreenStore:
             self._con.execute("PRAGMA journal_mode=WAL")
             self._con.execute("PRAGMA synchronous=FULL")
             self._con.executescript(_SCHEMA)
+            self._add_missing_columns()
         except sqlite3.DatabaseError as exc:
             self._release_lock()
             raise ResultsError(
                 f"{self.path}: not a usable SQLite database ({exc}); use another --out"
             ) from None
+
+    def _add_missing_columns(self) -> None:
+        """Columns added to format version 1 after its first databases were written."""
+        have = {row[1] for row in self._con.execute("PRAGMA table_info(candidates)")}
+        for name in ("cpu_s",):
+            if name not in have:
+                self._con.execute(f"ALTER TABLE candidates ADD COLUMN {name} REAL")
 
     # ------------------------------------------------------------------ locking
     def _take_lock(self):

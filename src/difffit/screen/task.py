@@ -115,6 +115,9 @@ class CandidateRecord:
         The best :data:`N_CLUSTERS_KEPT` clusters (metrics and transform).
     fit_s : float
         Wall-clock seconds of the fit.
+    cpu_s : float
+        CPU seconds of the process during the fit (all its threads): what the fit costs on an
+        idle machine, whatever else shared the cores.
     worker : str
         Where it ran (``local``, ``process``, a Dask worker address).
     """
@@ -139,6 +142,7 @@ class CandidateRecord:
     transform: tuple[float, ...] = ()
     clusters: tuple[dict[str, Any], ...] = field(default=())
     fit_s: float = 0.0
+    cpu_s: float = math.nan
     worker: str = ""
 
     def __post_init__(self) -> None:
@@ -189,7 +193,7 @@ def run_task(
         seed=task.seed,
         worker=worker,
     )
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         result = fit(
             prepared_for(ctx),
@@ -201,13 +205,18 @@ def run_task(
         )
     except DiffFitError as exc:
         return CandidateRecord(
-            status="skipped", reason=one_line(exc), fit_s=time.perf_counter() - t0, **base
+            status="skipped",
+            reason=one_line(exc),
+            fit_s=time.perf_counter() - t0,
+            cpu_s=time.process_time() - c0,
+            **base,
         )
     except Exception as exc:  # a bug or a resource problem: recorded, retried on resume
         return CandidateRecord(
             status="failed",
             reason=one_line(f"{type(exc).__name__}: {exc}"),
             fit_s=time.perf_counter() - t0,
+            cpu_s=time.process_time() - c0,
             **base,
         )
     sort_by = ctx.config.cluster.sort_by
@@ -237,5 +246,6 @@ def run_task(
         transform=tuple(float(v) for v in best.transform.to_r_t_flat()),
         clusters=kept,
         fit_s=time.perf_counter() - t0,
+        cpu_s=time.process_time() - c0,
         **base,
     )

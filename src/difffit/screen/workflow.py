@@ -394,6 +394,7 @@ def screen(
         if fitted_now and fit_wall > 0
         else None,
         "median_fit_s": float(np.median([r.fit_s for r in fitted_now])) if fitted_now else None,
+        "median_cpu_s": float(np.median([r.cpu_s for r in fitted_now])) if fitted_now else None,
         "median_residues": float(np.median(sizes)) if sizes else None,
     }
     return ScreenResult(
