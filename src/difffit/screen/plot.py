@@ -58,14 +58,17 @@ def plot_scores(result: ScreenResult, path: str | os.PathLike[str], *, n_labels:
         if len(u):
             lo, hi = float(u.min()), float(u.max())
             pad = 0.05 * max(hi - lo, 1e-3)
-            bins = np.linspace(lo - pad, hi + pad, max(10, min(60, len(u) // 2)))
+            # bin width from the bulk (Freedman-Diaconis), so far-out hits do not squash it
+            width = np.diff(np.histogram_bin_edges(u, bins="fd"))[0] if len(u) > 3 else 1.0
+            n_bins = int(np.clip(np.ceil((hi - lo + 2 * pad) / max(width, 1e-9)), 10, 200))
+            bins = np.linspace(lo - pad, hi + pad, n_bins + 1)
             ax1.hist(u[~sig], bins=bins, color="0.7", edgecolor="0.4", label="not significant")
             if sig.any():
                 ax1.hist(u[sig], bins=bins, color="C3", edgecolor="0.3", label="significant")
             if null is not None:
                 ax1.axvline(null.u_at(first_call_p), color="C3", lw=1, ls=":",
                             label="p = alpha / n (first call)")  # fmt: skip
-                x = np.linspace(bins[0], bins[-1], 600)
+                x = np.linspace(bins[0], max(bins[-1], null.u_at(first_call_p) * 1.05), 600)
                 width = bins[1] - bins[0]
                 ax1.plot(x, null.pdf(x) * len(u) * width, color="C0", lw=1.5,
                          label="null (Gumbel, library quartiles)")  # fmt: skip
