@@ -13,8 +13,9 @@ under 40-80 residues for this reason). The statistic puts all sizes on one scale
     u = atanh(r) * sqrt(n_atoms)
 
 (for scores that are not correlations, ``u`` is the score itself). On the DomainFit demo this
-removes most of the size trend of the wrong candidates (Spearman correlation of ``u`` with size
--0.16, of ``r`` -0.91, over the 127 wrong candidates against density2.mrc) while the true hits stand further out. Candidates are ranked by ``u``.
+removes most of the size trend of the wrong candidates (Spearman correlation with size: -0.16
+for ``u``, -0.91 for ``r``, over the 127 wrong candidates against density2.mrc) while the true
+hits stand further out. Candidates are ranked by ``u``.
 
 The null model
 --------------
