@@ -384,7 +384,9 @@ def score_and_grad_torch(volume, xyz, rot, shift, origin_xyz, inv_voxel_xyz, out
     :func:`memory_budget_bytes`.
     """
     n_pl, n_at = rot.shape[0], xyz.shape[0]
-    chunk = max(1, int(memory_budget_bytes(volume.device) // (TORCH_BYTES_PER_SAMPLE * max(n_at, 1))))
+    chunk = max(
+        1, int(memory_budget_bytes(volume.device) // (TORCH_BYTES_PER_SAMPLE * max(n_at, 1)))
+    )
     vals, gts, grs = [], [], []
     for s in range(0, n_pl, chunk):
         r, t = rot[s : s + chunk].detach(), shift[s : s + chunk].detach()

@@ -1,0 +1,180 @@
+"""``difffit zero MAP (--fit RESULTS#RANK | --structure FITTED.cif) --out MAP``.
+
+Zero the density that accepted fits explain; the input map is never overwritten, and
+``--removed`` writes what was taken away (``out + removed = input``: the undo).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from difffit.cli.common import positive_float
+from difffit.density.zero import DEFAULT_RULE, RULES
+from difffit.errors import ConfigError
+
+log = logging.getLogger("difffit")
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "zero",
+        help="zero the density explained by fitted structures (writes a new map)",
+        description="Zero the density explained by accepted fits, sparing the density of "
+        "neighbours (rule 'dominant' by default; see docs/composite.md). The input map is "
+        "never overwritten.",
+    )
+    p.add_argument("map", type=Path, help="density map")
+    p.add_argument(
+        "--fit",
+        action="append",
+        default=[],
+        metavar="RESULTS#RANK",
+        help="a cluster of a difffit results folder, e.g. out/#1 or out#1 (repeatable)",
+    )
+    p.add_argument(
+        "--structure",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FITTED",
+        help="a structure file already placed in the map (repeatable)",
+    )
+    p.add_argument(
+        "-o", "--out", type=Path, required=True, help="the zeroed map (.mrc; .gz allowed)"
+    )
+    p.add_argument(
+        "--removed",
+        type=Path,
+        metavar="MAP",
+        help="also write the removed density (out + removed = the input map)",
+    )
+    p.add_argument(
+        "--resolution",
+        type=positive_float,
+        metavar="Å",
+        help="resolution of the simulated density (default: the results folder's, "
+        "else 2 x voxel size)",
+    )
+    p.add_argument(
+        "--rule", choices=RULES, default=DEFAULT_RULE, help="zeroing rule (default %(default)s)"
+    )
+    p.add_argument(
+        "--no-match-resolution",
+        action="store_true",
+        help="simulate at --resolution, not at the resolution that matches the map best",
+    )
+    p.add_argument(
+        "--envelope",
+        type=float,
+        default=0.05,
+        metavar="F",
+        help="envelope: simulated density >= F x its peak (default %(default)s)",
+    )
+    p.add_argument(
+        "--core",
+        type=float,
+        default=0.3,
+        metavar="F",
+        help="dominant: always zero where simulated >= F x peak (default %(default)s)",
+    )
+    p.add_argument(
+        "--dominance",
+        type=float,
+        default=0.5,
+        metavar="F",
+        help="dominant: zero a rim voxel where the prediction is >= F x the map (default %(default)s)",
+    )
+    p.add_argument(
+        "--erode",
+        type=int,
+        default=1,
+        metavar="VOXELS",
+        help="shrunk: voxels to erode the envelope by (default %(default)s)",
+    )
+    p.add_argument(
+        "--fill", type=float, default=0.0, help="value of zeroed voxels (default %(default)s)"
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out / --removed")
+    p.set_defaults(run=run)
+    return p
+
+
+def parse_fit_ref(text: str) -> tuple[Path, int]:
+    """``RESULTS#RANK`` -> (folder, rank)."""
+    folder, sep, rank = text.rpartition("#")
+    if not sep or not folder:
+        raise ConfigError(f"--fit {text}: expected RESULTS#RANK, e.g. out#1")
+    try:
+        r = int(rank)
+    except ValueError:
+        raise ConfigError(f"--fit {text}: rank {rank!r} is not a whole number") from None
+    if r < 1:
+        raise ConfigError(f"--fit {text}: ranks start at 1")
+    return Path(folder), r
+
+
+def load_fit(text: str):
+    """The structure and transform of cluster RANK of a results folder, and its resolution."""
+    from difffit.io import read_structure
+    from difffit.results import read_clusters_csv, read_manifest
+
+    folder, rank = parse_fit_ref(text)
+    man = read_manifest(folder)
+    rows = [r for r in read_clusters_csv(folder / "clusters.csv") if int(r["rank"]) == rank]
+    if not rows:
+        raise ConfigError(f"--fit {text}: no rank {rank} in {folder / 'clusters.csv'}")
+    row = rows[0]
+    info = next((s for s in man["structures"] if s["name"] == row["structure"]), None)
+    if info is None or not info.get("path"):
+        raise ConfigError(
+            f"--fit {text}: the manifest does not say where structure {row['structure']} was read from"
+        )
+    st = read_structure(info["path"], chains=info.get("chains") or None, name=row["structure"])
+    return st, row["transform"], float(man["resolution"])
+
+
+def run(args: argparse.Namespace) -> int:
+    from difffit.composite import zero_placements
+    from difffit.geometry import RigidTransform
+    from difffit.io import read_map, read_structure, write_map
+    from difffit.search import default_resolution
+
+    if not args.fit and not args.structure:
+        raise ConfigError("give the fits to zero: --fit RESULTS#RANK or --structure FITTED.cif")
+    src = args.map.resolve()
+    for target in (args.out, args.removed):
+        if target is not None and target.resolve() == src:
+            raise ConfigError(
+                f"{target}: is the input map; difffit never overwrites it — choose another name"
+            )
+    for target in (args.out, args.removed):
+        if target is not None and target.exists() and not args.overwrite:
+            raise ConfigError(f"{target}: exists (choose another name, or --overwrite)")
+    density = read_map(args.map)
+    placed = []
+    resolutions = []
+    for ref in args.fit:
+        st, tr, res = load_fit(ref)
+        placed.append((st, tr))
+        resolutions.append(res)
+        log.info("fit %s: %s", ref, st.name)
+    for path in args.structure:
+        placed.append((read_structure(path), RigidTransform.identity()))
+    resolution = args.resolution or (resolutions[0] if resolutions else default_resolution(density))
+    z = zero_placements(
+        density, placed, resolution=resolution, rule=args.rule,
+        match_resolution=not args.no_match_resolution, envelope=args.envelope, core=args.core,
+        dominance=args.dominance, erode_voxels=args.erode, fill=args.fill,
+    )  # fmt: skip
+    write_map(z.map, args.out, overwrite=args.overwrite)
+    if args.removed:
+        write_map(z.removed, args.removed, overwrite=args.overwrite)
+    print(
+        f"{z.n_voxels_zeroed} voxels zeroed ({z.rule}; simulated at "
+        f"{z.options['simulated_resolution']:.3g} Å), {z.n_voxels_spared} spared in the envelope "
+        f"of {z.n_voxels_envelope}; wrote {args.out}"
+        + (f" and {args.removed}" if args.removed else "")
+    )
+    return 0
