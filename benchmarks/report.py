@@ -211,7 +211,13 @@ def write_plot(rows: Sequence[dict], path: Path, title: str = "difffit vs peers"
         ax.set_ylabel(label)
         if k == 0:
             ax.set_yscale("log")
-            ax.legend(fontsize=8)
+            from matplotlib.patches import Patch
+
+            handles = [Patch(color=colours.get(t, "grey"), label=t) for t in tools]
+            handles.append(
+                Patch(facecolor="white", edgecolor="black", hatch="//", label="top not correct")
+            )
+            ax.legend(handles=handles, fontsize=8)
     fig.suptitle(title + " (hatched: top solution not correct)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
