@@ -125,7 +125,7 @@ def test_same_seed_same_result_in_every_process(tmp_path):
             capture_output=True,
             text=True,
             check=True,
-        ).stdout.strip()  # fmt: skip
+        ).stdout.strip()
         for t in (2, 2, 1)
     ]
     assert runs[0] == runs[1] == runs[2], runs
