@@ -80,6 +80,7 @@ def test_assembly_chain_ids_keep_free_ids_and_stay_unique():
     assert assembly_chain_ids(["A"], set()) == ["A"]
     assert assembly_chain_ids(["A"], {"A"}) == ["B"]
     assert assembly_chain_ids(["A", "B"], {"A", "B", "C"}) == ["D", "E"]
+    assert assembly_chain_ids(["A"], {"A"}, reserved={"B"}) == ["C"]  # B kept for its own chain
     used: set[str] = set()
     for _ in range(70):
         used.update(assembly_chain_ids(["A"], used))

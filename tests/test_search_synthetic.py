@@ -92,3 +92,40 @@ def test_torch_path_finds_the_same_top_cluster(monkeypatch):
     assert np.sqrt(((a.transform.apply(ca) - b.transform.apply(ca)) ** 2).sum(axis=1).mean()) < 0.5
     assert np.sqrt(((a.transform.apply(ca) - pose.apply(ca)) ** 2).sum(axis=1).mean()) < 1.0
     assert abs(a.hits - b.hits) <= max(3, 0.1 * a.hits)
+
+
+_CHILD = """
+import hashlib, sys
+import numpy as np
+from tests.synthetic import planted_case, protein_like
+import difffit
+rng = np.random.default_rng(3)
+st = protein_like(50, rng)
+density, _ = planted_case(st, rng)
+cfg = difffit.FitConfig(search=difffit.SearchConfig(n_rotations=12, n_positions=4, oversample=3))
+r = difffit.fit(density, st, seed=5, config=cfg, threads=int(sys.argv[1]))
+print(hashlib.sha256(r.fits["score"].tobytes() + r.fits["correlation"].tobytes()).hexdigest())
+"""
+
+
+def test_same_seed_same_result_in_every_process(tmp_path):
+    """Bit-identical fits from a freshly compiled kernel, a cached one, 1 or 2 threads."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba-cache"))
+    root = Path(__file__).resolve().parents[1]
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", _CHILD, str(t)],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for t in (2, 2, 1)
+    ]
+    assert runs[0] == runs[1] == runs[2], runs

@@ -12,6 +12,7 @@ The public API::
 
 from difffit._version import __version__
 from difffit.clustering import cluster_poses
+from difffit.composite import CompositeConfig, zero_fit
 from difffit.config import (
     ClusterConfig,
     FitConfig,
@@ -23,6 +24,7 @@ from difffit.config import (
 from difffit.density.map import DensityMap
 from difffit.density.prepare import PreparedMap, prepare_map
 from difffit.density.simulate import simulate_map, simulate_on_grid
+from difffit.density.zero import ZeroResult, restore_density, zero_density
 from difffit.errors import (
     ConfigError,
     DiffFitError,
@@ -42,6 +44,7 @@ from difffit.structure import Structure
 __all__ = [
     "ClusterConfig",
     "ClusterHit",
+    "CompositeConfig",
     "ConfigError",
     "DensityMap",
     "DiffFitError",
@@ -59,15 +62,19 @@ __all__ = [
     "SearchConfig",
     "Structure",
     "StructureError",
+    "ZeroResult",
     "__version__",
     "cluster_poses",
     "fit",
     "prepare_map",
     "read_map",
     "read_structure",
+    "restore_density",
     "save_results",
     "simulate_map",
     "simulate_on_grid",
     "write_map",
     "write_structure",
+    "zero_density",
+    "zero_fit",
 ]

@@ -504,20 +504,27 @@ def _chain_id(i: int) -> str:
     return CHAIN_ID_ALPHABET[(j // k) % k] + CHAIN_ID_ALPHABET[j % k]
 
 
-def assembly_chain_ids(source: Sequence[str], used: set[str] | Sequence[str] = ()) -> list[str]:
+def assembly_chain_ids(
+    source: Sequence[str],
+    used: set[str] | Sequence[str] = (),
+    *,
+    reserved: set[str] | Sequence[str] = (),
+) -> list[str]:
     """Chain IDs for a new copy of chains ``source`` that are not in ``used``.
 
-    A source chain keeps its own ID when it is free; otherwise it takes the first free ID of
-    A..Z, a..z, 0..9, then two characters (AA, AB, ...).
+    A source chain keeps its own ID when it is free; otherwise it takes the first ID of A..Z,
+    a..z, 0..9, then two characters (AA, AB, ...) that is neither used nor ``reserved`` (the
+    source IDs of other structures, kept free for their first copies).
     """
     taken = set(used)
+    avoid = taken | set(reserved)
     out = []
     i = 0
     for c in source:
         if c and c not in taken:
             new = c
         else:
-            while _chain_id(i) in taken:
+            while _chain_id(i) in avoid or _chain_id(i) in taken:
                 i += 1
             new = _chain_id(i)
         taken.add(new)
@@ -802,7 +809,8 @@ def accept_candidates(
         st = by_name[hit.structure]
         ref = next((p.cam for p in placements if p.structure == hit.structure), None)
         src = st.chains
-        ids = tuple(assembly_chain_ids(src, used))
+        reserved = {c for s in structures for c in s.chains} - set(src)
+        ids = tuple(assembly_chain_ids(src, used, reserved=reserved))
         used.update(ids)
         copy_no = sum(1 for p in placements if p.structure == hit.structure) + 1
         pl = Placement(

@@ -70,6 +70,9 @@ PROBE_POINTS_ALL_FITS = 4000
 #: The screening of candidate starts samples at most this many CA/P atoms, evenly along the chains.
 SCREEN_ATOMS = 150
 
+#: Start positions per structure volume of density footprint in the pool of candidate starts.
+POSITIONS_PER_VOLUME = 4.0
+
 #: Protein volume per heavy atom, Å³ (1.35 g/cm³, ~14.7 Da per heavy atom with its hydrogens).
 ATOM_VOLUME = 18.0
 
@@ -122,6 +125,24 @@ def _prepare_structure(
     coarse_xyz = all_xyz[coarse]
     screen_xyz = coarse_xyz[_evenly(len(coarse_xyz), SCREEN_ATOMS)]
     return _Prepared(structure, index, centre, all_xyz[sel], coarse_xyz, screen_xyz, all_xyz, probe)
+
+
+def _pool_shape(scfg, footprint_volume: float, structure_volume: float) -> tuple[int, int]:
+    """Rotations × positions of the pool of candidate starts.
+
+    The pool holds ``oversample × n_placements`` starts. With ``oversample = 1`` it is the
+    placements themselves (``n_rotations × n_positions``). Otherwise, when the density footprint
+    is much larger than the structure (a subunit in a big complex), the pool spreads more
+    positions — about ``POSITIONS_PER_VOLUME`` per structure volume of footprint, between
+    ``n_positions`` and ``oversample × n_positions`` — and fewer rotations per position, so
+    that every part of the density gets starts nearby.
+    """
+    if scfg.oversample <= 1:
+        return scfg.n_rotations, scfg.n_positions
+    want = int(math.ceil(POSITIONS_PER_VOLUME * footprint_volume / max(structure_volume, 1.0)))
+    n_pos = int(min(max(scfg.n_positions, want), scfg.oversample * scfg.n_positions))
+    n_rot = int(math.ceil(scfg.n_starts / n_pos))
+    return n_rot, n_pos
 
 
 def _evenly(n: int, k: int) -> np.ndarray:
@@ -228,12 +249,8 @@ def fit(
         sp = _prepare_structure(st, si, config, resolution, voxel)
         prepped[si] = sp
         scfg = config.search
-        q0, c0 = make_starts(
-            footprint_xyz,
-            n_rotations=scfg.n_rotations * scfg.oversample,
-            n_positions=scfg.n_positions,
-            rng=rng,
-        )
+        pool_rot, pool_pos = _pool_shape(scfg, prepared.footprint_volume, ATOM_VOLUME * len(st))
+        q0, c0 = make_starts(footprint_xyz, n_rotations=pool_rot, n_positions=pool_pos, rng=rng)
         dt = sampler.volume.dtype
         coarse_t = torch.as_tensor(sp.coarse_xyz, dtype=dt, device=dev)
         screen_t = torch.as_tensor(sp.screen_xyz, dtype=dt, device=dev)
@@ -275,8 +292,8 @@ def fit(
         timings["metrics"] += time.perf_counter() - t0
         n = len(kept)
         fit_cols["structure_index"].append(np.full(n, si))
-        fit_cols["rotation_index"].append(kept // scfg.n_positions)
-        fit_cols["position_index"].append(kept % scfg.n_positions)
+        fit_cols["rotation_index"].append(kept // pool_pos)
+        fit_cols["position_index"].append(kept % pool_pos)
         fit_cols["score"].append(res_s)
         for k in METRICS:
             fit_cols[k].append(m[k])

@@ -379,9 +379,15 @@ def run(args: argparse.Namespace) -> int:
             log.info("round %d: placed %s in %.1f s%s", rnd.index,
                      ", ".join(f"{p.label} (cam {p.cam:.3f})" for p in rnd.accepted) or "nothing",
                      rnd.seconds, zs)  # fmt: skip
+            counts: dict[str, int] = {}
             for c in rnd.candidates:
-                if c.decision == "clash":
-                    log.info("  rank %d %s rejected: clash (%s)", c.rank, c.structure, c.reason)
+                counts[c.decision] = counts.get(c.decision, 0) + 1
+                if c.decision in ("clash", "deferred"):
+                    log.debug("  rank %d %s %s: %s", c.rank, c.structure, c.decision, c.reason)
+            others = {k: v for k, v in counts.items() if k != "accept"}
+            if others:
+                log.info("  other candidates: %s (%s)", ", ".join(f"{v} {k}" for k, v in others.items()),
+                         cio.round_dir(out, rnd.index) / "candidates.csv")  # fmt: skip
 
         result = composite(density, structures, copies=copies, config=config, seed=seed,
                            device=args.device, threads=args.threads, state=state,

@@ -1,0 +1,226 @@
+"""``difffit screen MAP LIBRARY... --out DIR``: which library structure is the density?"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import shlex
+import sys
+from pathlib import Path
+
+from difffit.cli.common import add_fit_options, fit_config_from_args, positive_float
+from difffit.errors import ConfigError
+from difffit.screen.confidence import MIN_LIBRARY
+from difffit.search import Progress
+
+log = logging.getLogger("difffit")
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    from difffit.screen.prefilter import DEFAULT_MAX_VOLUME_RATIO
+
+    p = sub.add_parser(
+        "screen",
+        help="identify a density by fitting every structure of a library (resumable)",
+        description="Fit every candidate of a structure library into a density, rank the "
+        "candidates by their best cluster and say how far each stands out from the library "
+        "(robust z-score, p-value, Benjamini-Hochberg q-value). Results go into an SQLite "
+        "database in --out as each candidate finishes: running the same command again resumes.",
+    )
+    p.add_argument("map", type=Path, help="the density (.mrc, .map, .ccp4; .gz allowed)")
+    p.add_argument(
+        "library",
+        nargs="+",
+        metavar="LIBRARY",
+        help="structure files, folders (searched recursively) or quoted glob patterns "
+        "(.pdb, .cif; .gz allowed)",
+    )
+    p.add_argument(
+        "-o",
+        "--out",
+        type=Path,
+        required=True,
+        help="output folder (created; an earlier screen there is resumed)",
+    )
+    g = p.add_argument_group("screen")
+    g.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="local worker processes, one CPU thread each unless --threads "
+        "(default %(default)s: fit in this process with all cores)",
+    )
+    g.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="fit on a Dask distributed cluster (e.g. tcp://host:8786); needs "
+        "'difffit[dask]' here and on the workers",
+    )
+    g.add_argument(
+        "--no-prefilter",
+        action="store_true",
+        help="fit every candidate, however much larger than the density",
+    )
+    g.add_argument(
+        "--max-volume-ratio",
+        type=positive_float,
+        default=DEFAULT_MAX_VOLUME_RATIO,
+        metavar="R",
+        help="pre-filter: leave out candidates with a volume above R x the "
+        "density's volume at the contour level (default %(default)s)",
+    )
+    g.add_argument(
+        "--alpha",
+        type=float,
+        default=0.01,
+        metavar="Q",
+        help="false-discovery rate at which a candidate is called significant "
+        "(default %(default)s)",
+    )
+    g.add_argument(
+        "--models",
+        type=int,
+        default=5,
+        metavar="N",
+        help="write the fitted models of the best N candidates (default %(default)s)",
+    )
+    g.add_argument("--no-plot", action="store_true", help="do not write scores.png")
+    g.add_argument("--top", type=int, default=10, metavar="N", help="rows of the printed table")
+    add_fit_options(p)
+    # a screen ranks by the correlation about the mean (see docs/screen.md)
+    p.set_defaults(run=run, sort_by="cam")
+    return p
+
+
+class CandidateBar:
+    """A tqdm bar of candidates done / total with an ETA (resumed candidates count as done)."""
+
+    def __init__(self, *, disable: bool = False) -> None:
+        self.disable = disable
+        self._bar = None
+
+    def __call__(self, ev: Progress) -> None:
+        if self.disable or ev.stage != "candidates":
+            return
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(
+                total=ev.total,
+                initial=ev.done,
+                desc="screen",
+                unit="cand",
+                file=sys.stderr,
+                dynamic_ncols=True,
+                smoothing=0.1,
+            )
+        self._bar.n = ev.done
+        if ev.structure:
+            self._bar.set_postfix_str(ev.structure[-24:], refresh=False)
+        self._bar.refresh()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def run(args: argparse.Namespace) -> int:
+    from difffit.io import read_map
+    from difffit.screen import ScreenConfig, find_library, screen, write_screen_report
+
+    fit_config = fit_config_from_args(args)
+    if args.models < 0:
+        raise ConfigError("--models must be >= 0")
+    if not 0 < args.alpha < 1:
+        raise ConfigError(f"--alpha must be in (0, 1), got {args.alpha}")
+    if args.workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {args.workers}")
+    config = ScreenConfig(
+        fit=fit_config,
+        prefilter=not args.no_prefilter,
+        max_volume_ratio=args.max_volume_ratio,
+        alpha=args.alpha,
+    )
+    density = read_map(args.map)
+    library, n_dup = find_library(args.library)
+    log.info("map %s: %s", args.map, density)
+    log.info(
+        "library: %d candidates%s",
+        len(library),
+        f" ({n_dup} byte-identical duplicates left out)" if n_dup else "",
+    )
+    bar = CandidateBar(disable=args.quiet)
+    try:
+        result = screen(
+            density,
+            library,
+            out=args.out,
+            config=config,
+            seed=args.seed,
+            device=args.device,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            threads=args.threads,
+            progress=bar,
+        )
+    finally:
+        bar.close()
+    files = write_screen_report(
+        result,
+        args.out,
+        map_path=args.map,
+        n_models=args.models,
+        plot=not args.no_plot,
+        command="difffit " + shlex.join(sys.argv[1:]),
+    )
+    c, info = result.counts, result.info
+    log.info(
+        "contour level %.4g (%s); density volume %.0f Å³; seed %d",
+        result.level,
+        info["level_rule"],
+        result.footprint_volume,
+        result.seed,
+    )
+    print(result.summary_table(args.top))
+    print()
+    print(
+        f"{c['total']} candidates: {c['done']} fitted ({c['fitted_now']} now, "
+        f"{c['resumed']} finished earlier), {c['filtered']} left out by the size pre-filter, "
+        f"{c['skipped']} cannot be fitted, {c['failed']} failed"
+    )
+    if c["failed"]:
+        print(
+            "failed candidates are retried when the same command is run again (see candidates.csv)"
+        )
+    if info["candidates_per_minute"]:
+        print(
+            f"{info['candidates_per_minute']:.1f} candidates/min ({info['executor']}), "
+            f"median fit {info['median_fit_s']:.2f} s; {info['wall_s']:.0f} s in all"
+        )
+    null = result.null
+    if null is None:
+        print(
+            f"confidence: n/a (fewer than {MIN_LIBRARY} fitted candidates: no library null to "
+            "compare with)"
+        )
+    else:
+        sig = [r.record.name for r in result.significant]
+        print(
+            f"null ({null.normalisation} of {null.metric}, Gumbel from the quartiles of "
+            f"{null.n} candidates): median {null.median:.3g}, robust sd {null.robust_sd:.3g}; "
+            f"significant at FDR {result.config.alpha:g}: {', '.join(sig) if sig else 'none'}"
+        )
+        if (
+            result.ranked
+            and not result.ranked[0].significant
+            and not math.isnan(result.ranked[0].q)
+        ):
+            print("no candidate stands out from the library: the density is probably none of them")
+    print(
+        f"\nresults in {args.out}/ ({', '.join(v for k, v in files.items() if k != 'manifest')}, "
+        "screen.json)"
+    )
+    return 0

@@ -1,0 +1,182 @@
+"""The candidate library of a screen: which files, under which names, with which identity.
+
+A library is given as files, folders (searched recursively) and glob patterns of PDB/mmCIF
+files (``.gz`` allowed). Every candidate is identified by the SHA-256 of its file's bytes: the
+identity does not depend on the file's name, its place in the list or the order in which
+candidates are fitted, so it keys the results database (resume) and the candidate's seed.
+Files with identical bytes are one candidate (the first name is kept).
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from difffit.errors import ConfigError
+from difffit.io.structures import STRUCTURE_SUFFIXES
+
+__all__ = ["LibraryEntry", "candidate_seed", "file_sha256", "find_library"]
+
+_GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+@dataclass(frozen=True)
+class LibraryEntry:
+    """One candidate structure file.
+
+    Attributes
+    ----------
+    name : str
+        Unique display name in this library (the file stem; the parent folders are prepended
+        when two files share a stem).
+    path : Path
+    sha256 : str
+        Hex SHA-256 of the file's bytes: the candidate's identity.
+    """
+
+    name: str
+    path: Path
+    sha256: str
+
+
+def is_structure_file(path: Path) -> bool:
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    return name.endswith(STRUCTURE_SUFFIXES)
+
+
+def _stem(path: Path) -> str:
+    name = path.name
+    if name.lower().endswith(".gz"):
+        name = name[:-3]
+    for suffix in STRUCTURE_SUFFIXES:
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def file_sha256(path: str | os.PathLike[str], *, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _expand(item: str | os.PathLike[str]) -> list[Path]:
+    p = Path(item)
+    if p.is_dir():
+        found = [q for q in p.rglob("*") if q.is_file() and is_structure_file(q)]
+        if not found:
+            raise ConfigError(
+                f"library folder {p}: no structure files (.pdb, .cif, optionally .gz)"
+            )
+        return sorted(found)
+    if p.is_file():
+        if not is_structure_file(p):
+            raise ConfigError(
+                f"library file {p}: not a structure file (.pdb, .ent, .cif, .mmcif, optionally .gz)"
+            )
+        return [p]
+    text = str(item)
+    if _GLOB_CHARS.search(text):
+        found = sorted(Path(q) for q in glob.glob(text, recursive=True))
+        found = [q for q in found if q.is_file() and is_structure_file(q)]
+        if not found:
+            raise ConfigError(f"library pattern {text!r} matches no structure files")
+        return found
+    raise ConfigError(f"library {text}: no such file, folder or glob pattern")
+
+
+def _unique_names(paths: list[Path]) -> list[str]:
+    """File stems, made unique by prepending as many parent folders as needed."""
+    resolved = [p.resolve() for p in paths]
+    depth = [0] * len(paths)
+
+    def name(i: int) -> str:
+        parts = (
+            resolved[i].parent.parts[len(resolved[i].parent.parts) - depth[i] :] if depth[i] else ()
+        )
+        return "/".join([*parts, _stem(resolved[i])])
+
+    for _ in range(64):
+        names = [name(i) for i in range(len(paths))]
+        groups: dict[str, list[int]] = {}
+        for i, n in enumerate(names):
+            groups.setdefault(n, []).append(i)
+        clash = [i for g in groups.values() if len(g) > 1 for i in g]
+        if not clash:
+            return names
+        grown = False
+        for i in clash:
+            if depth[i] < len(resolved[i].parent.parts):
+                depth[i] += 1
+                grown = True
+        if not grown:
+            break
+    # identical paths cannot reach here (deduplicated); fall back to numbering
+    names = [name(i) for i in range(len(paths))]
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        out.append(n if seen[n] == 1 else f"{n}~{seen[n]}")
+    return out
+
+
+def find_library(items: Sequence[str | os.PathLike[str]]) -> tuple[list[LibraryEntry], int]:
+    """The candidates named by files, folders and glob patterns, in a deterministic order.
+
+    Returns
+    -------
+    entries : list of LibraryEntry
+        Sorted by path; files with the same bytes as an earlier one are left out.
+    n_duplicates : int
+        How many files were left out as byte-identical duplicates.
+
+    Raises
+    ------
+    ConfigError
+        An item that names nothing, or an empty library.
+    """
+    if not items:
+        raise ConfigError("no library given: name structure files, folders or glob patterns")
+    paths: dict[Path, Path] = {}
+    for item in items:
+        for p in _expand(item):
+            paths.setdefault(p.resolve(), p)
+    ordered = sorted(paths.values(), key=lambda q: str(q.resolve()))
+    hashes = [file_sha256(p) for p in ordered]
+    seen: set[str] = set()
+    keep: list[int] = []
+    for i, h in enumerate(hashes):
+        if h not in seen:
+            seen.add(h)
+            keep.append(i)
+    kept_paths = [ordered[i] for i in keep]
+    names = _unique_names(kept_paths)
+    entries = [
+        LibraryEntry(name=n, path=p, sha256=hashes[i])
+        for n, p, i in zip(names, kept_paths, keep, strict=True)
+    ]
+    return entries, len(ordered) - len(keep)
+
+
+def candidate_seed(run_seed: int, sha256: str) -> int:
+    """The seed of one candidate's fit: a function of the run's seed and the candidate's bytes.
+
+    Independent of the candidate's name, position in the library and the worker that fits it,
+    so that resumed, parallel and distributed runs give the same fits.
+    """
+    words = [int(sha256[i : i + 8], 16) for i in range(0, 32, 8)]
+    ss = np.random.SeedSequence([int(run_seed), *words])
+    return int(ss.generate_state(1, dtype=np.uint32)[0] % (2**31))
