@@ -10,7 +10,7 @@ Conventions (pinned by ``tests/test_geometry.py``):
   functions here and nowhere else.
 
 All functions work on NumPy arrays with any leading batch shape (``(..., 4)``, ``(..., 3, 3)``);
-the torch versions used inside the optimiser live in :mod:`difffit.fitting.optimise`.
+the torch versions used on CUDA live in :mod:`difffit.fitting.torch_path`.
 """
 
 from __future__ import annotations

@@ -1,11 +1,10 @@
 """Trilinear sampling kernels: the hot loops of difffit.
 
-Two implementations of the same contracts, checked against each other in the tests:
-
-* NumPy arrays → fused Numba kernels (CPU, parallel over placements): for each placement
-  ``p`` and atom ``a`` the point ``R_p @ x_a + t_p`` is mapped to grid coordinates, the 8 corners
-  of its cell are read once, and the value and its spatial gradient are accumulated.
-* torch tensors → vectorised gathers (any device; the CUDA path).
+Fused Numba kernels (CPU, parallel over placements): for each placement ``p`` and atom ``a``
+the point ``R_p @ x_a + t_p`` is mapped to grid coordinates, the 8 corners of its cell are read
+once, and the value and its spatial gradient are accumulated. The same contracts are implemented
+with torch operations in :mod:`difffit.fitting.torch_path` (the CUDA path); the tests check
+that both agree. This module never imports torch.
 
 Grid coordinates follow :mod:`difffit.density.map`: fractional ``(i, j, k)`` along (x, y, z);
 ``volume[k, j, i]``. A point is inside when ``0 <= i <= nx - 1`` (likewise j, k): corners are
@@ -16,9 +15,9 @@ voxel centres (this is ``grid_sample(align_corners=True)``). Points outside take
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
-import torch
 from numba import njit, prange
 
 __all__ = [
@@ -42,7 +41,8 @@ def set_num_threads(n: int | None) -> int:
     n = int(n)
     n = max(1, min(n, numba.config.NUMBA_NUM_THREADS))
     numba.set_num_threads(n)
-    torch.set_num_threads(n)
+    if "torch" in sys.modules:  # only when the torch path is in use; never import it here
+        sys.modules["torch"].set_num_threads(n)
     return n
 
 
@@ -272,48 +272,6 @@ def _nb_corr_stats(vol, xyz, weights, rot, shift, origin, inv_vs, level, out):  
         out[p, 4] = n_box
 
 
-# ---------------------------------------------------------------------------- torch versions
-def _torch_trilinear(vol: torch.Tensor, ijk: torch.Tensor, outside: float, *, grad: bool):
-    """Values (and grid-unit gradients) of ``vol`` [z, y, x] at grid points ``ijk`` (..., 3)."""
-    nz, ny, nx = vol.shape
-    fi, fj, fk = ijk.unbind(-1)
-    inside = (fi >= 0) & (fj >= 0) & (fk >= 0) & (fi <= nx - 1) & (fj <= ny - 1) & (fk <= nz - 1)
-    i0 = fi.clamp(0, nx - 1).floor().clamp(max=nx - 2)
-    j0 = fj.clamp(0, ny - 1).floor().clamp(max=ny - 2)
-    k0 = fk.clamp(0, nz - 1).floor().clamp(max=nz - 2)
-    dx = (fi - i0).clamp(0, 1)
-    dy = (fj - j0).clamp(0, 1)
-    dz = (fk - k0).clamp(0, 1)
-    i0l, j0l, k0l = i0.long(), j0.long(), k0.long()
-    flat = vol.reshape(-1)
-    base = (k0l * ny + j0l) * nx + i0l
-
-    def at(dk: int, dj: int, di: int) -> torch.Tensor:
-        return flat[base + (dk * ny + dj) * nx + di]
-
-    v000, v001, v010, v011 = at(0, 0, 0), at(0, 0, 1), at(0, 1, 0), at(0, 1, 1)
-    v100, v101, v110, v111 = at(1, 0, 0), at(1, 0, 1), at(1, 1, 0), at(1, 1, 1)
-    e00, e01, e10, e11 = v001 - v000, v011 - v010, v101 - v100, v111 - v110
-    c00, c01, c10, c11 = v000 + dx * e00, v010 + dx * e01, v100 + dx * e10, v110 + dx * e11
-    c0 = c00 + dy * (c01 - c00)
-    c1 = c10 + dy * (c11 - c10)
-    val = torch.where(inside, c0 + dz * (c1 - c0), torch.full_like(c0, outside))
-    if not grad:
-        return val, None
-    ex0 = e00 + dy * (e01 - e00)
-    ex1 = e10 + dy * (e11 - e10)
-    di = ex0 + dz * (ex1 - ex0)
-    dj = (c01 - c00) + dz * ((c11 - c10) - (c01 - c00))
-    dk = c1 - c0
-    g = torch.stack([di, dj, dk], dim=-1) * inside.unsqueeze(-1)
-    return val, g
-
-
-def _torch_grid(xyz, rot, shift, origin, inv_vs):
-    pts = torch.einsum("pij,aj->pai", rot, xyz) + shift[:, None, :]
-    return (pts - origin) * inv_vs
-
-
 # ---------------------------------------------------------------------------- public contracts
 def sample_points(volume: np.ndarray, ijk: np.ndarray, outside: float = 0.0) -> np.ndarray:
     """Trilinear values of ``volume`` [z, y, x] at fractional grid points ``ijk`` (n, 3)."""
@@ -325,23 +283,23 @@ def sample_points(volume: np.ndarray, ijk: np.ndarray, outside: float = 0.0) -> 
 
 
 def score_and_grad(
-    volume: torch.Tensor,
-    xyz: torch.Tensor,
-    rot: torch.Tensor,
-    shift: torch.Tensor,
-    origin_xyz: torch.Tensor,
-    inv_voxel_xyz: torch.Tensor,
+    volume: np.ndarray,
+    xyz: np.ndarray,
+    rot: np.ndarray,
+    shift: np.ndarray,
+    origin_xyz: np.ndarray,
+    inv_voxel_xyz: np.ndarray,
     outside: float,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Mean volume value at transformed atoms, and its gradients, for every placement.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean volume value at transformed atoms, and its gradients, for every placement (CPU).
 
     Parameters
     ----------
-    volume : (nz, ny, nx) tensor
-    xyz : (n_atoms, 3) tensor, Å — atom positions in the structure's (centred) frame
-    rot : (n_placements, 3, 3) tensor
-    shift : (n_placements, 3) tensor, Å
-    origin_xyz, inv_voxel_xyz : (3,) tensors — map origin (Å) and 1 / voxel size (1/Å)
+    volume : (nz, ny, nx) array
+    xyz : (n_atoms, 3) array, Å — atom positions in the structure's (centred) frame
+    rot : (n_placements, 3, 3) array
+    shift : (n_placements, 3) array, Å
+    origin_xyz, inv_voxel_xyz : (3,) arrays — map origin (Å) and 1 / voxel size (1/Å)
     outside : float — value of points beyond the box (zero gradient there)
 
     Returns
@@ -350,61 +308,25 @@ def score_and_grad(
     grad_shift : (n_placements, 3) — d value / d t
     grad_rot : (n_placements, 3, 3) — d value / d R (= mean of g xᵀ)
     """
-    if volume.device.type == "cpu":
-        dt = volume.dtype
-        n_pl = rot.shape[0]
-        val = torch.empty(n_pl, dtype=dt)
-        g_t = torch.empty(n_pl, 3, dtype=dt)
-        g_r = torch.empty(n_pl, 3, 3, dtype=dt)
-        _nb_score_grad(
-            volume.contiguous().numpy(),
-            xyz.to(dt).contiguous().numpy(),
-            rot.detach().to(dt).contiguous().numpy(),
-            shift.detach().to(dt).contiguous().numpy(),
-            origin_xyz.to(dt).numpy(),
-            inv_voxel_xyz.to(dt).numpy(),
-            float(outside),
-            val.numpy(),
-            g_t.numpy(),
-            g_r.numpy(),
-        )
-        return val, g_t, g_r
-    return score_and_grad_torch(volume, xyz, rot, shift, origin_xyz, inv_voxel_xyz, outside)
-
-
-#: Bytes of temporaries per placement × atom sample in the torch path (coordinates, 8 corner
-#: indices and values, weights, gradients; measured order of magnitude, float32).
-TORCH_BYTES_PER_SAMPLE = 160
-
-
-def memory_budget_bytes(device: torch.device) -> int:
-    """Memory the torch path may use for temporaries: half the free GPU memory, or 1 GiB."""
-    if device.type == "cuda":
-        free, _total = torch.cuda.mem_get_info(device)
-        return int(free // 2)
-    return 1 << 30
-
-
-def score_and_grad_torch(volume, xyz, rot, shift, origin_xyz, inv_voxel_xyz, outside):
-    """The torch implementation of :func:`score_and_grad` (any device).
-
-    Placements are processed in chunks sized so that the temporaries stay within
-    :func:`memory_budget_bytes`.
-    """
-    n_pl, n_at = rot.shape[0], xyz.shape[0]
-    chunk = max(
-        1, int(memory_budget_bytes(volume.device) // (TORCH_BYTES_PER_SAMPLE * max(n_at, 1)))
+    vol = np.ascontiguousarray(volume)
+    dt = vol.dtype
+    n_pl = len(rot)
+    val = np.empty(n_pl, dtype=dt)
+    g_t = np.empty((n_pl, 3), dtype=dt)
+    g_r = np.empty((n_pl, 3, 3), dtype=dt)
+    _nb_score_grad(
+        vol,
+        np.ascontiguousarray(xyz, dtype=dt),
+        np.ascontiguousarray(rot, dtype=dt),
+        np.ascontiguousarray(shift, dtype=dt),
+        np.asarray(origin_xyz, dtype=dt),
+        np.asarray(inv_voxel_xyz, dtype=dt),
+        float(outside),
+        val,
+        g_t,
+        g_r,
     )
-    vals, gts, grs = [], [], []
-    for s in range(0, n_pl, chunk):
-        r, t = rot[s : s + chunk].detach(), shift[s : s + chunk].detach()
-        ijk = _torch_grid(xyz, r, t, origin_xyz, inv_voxel_xyz)
-        v, g = _torch_trilinear(volume, ijk, outside, grad=True)
-        g = g * inv_voxel_xyz  # world units
-        vals.append(v.mean(dim=1))
-        gts.append(g.mean(dim=1))
-        grs.append(torch.einsum("pai,aj->pij", g, xyz) / n_at)
-    return torch.cat(vals), torch.cat(gts), torch.cat(grs)
+    return val, g_t, g_r
 
 
 def corr_stats(

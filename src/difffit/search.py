@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from difffit._version import __version__
 from difffit.clustering import cluster_poses
@@ -163,7 +162,7 @@ def fit(
     structures: Structure | Sequence[Structure],
     *,
     config: FitConfig | None = None,
-    device: str | torch.device = "auto",
+    device: str = "auto",
     seed: int | None = None,
     threads: int | None = None,
     progress: ProgressCallback | None = None,
@@ -251,10 +250,7 @@ def fit(
         scfg = config.search
         pool_rot, pool_pos = _pool_shape(scfg, prepared.footprint_volume, ATOM_VOLUME * len(st))
         q0, c0 = make_starts(footprint_xyz, n_rotations=pool_rot, n_positions=pool_pos, rng=rng)
-        dt = sampler.volume.dtype
-        coarse_t = torch.as_tensor(sp.coarse_xyz, dtype=dt, device=dev)
-        screen_t = torch.as_tensor(sp.screen_xyz, dtype=dt, device=dev)
-        fine_t = torch.as_tensor(sp.search_xyz, dtype=dt, device=dev)
+        coarse_t, screen_t, fine_t = sp.coarse_xyz, sp.screen_xyz, sp.search_xyz
         n_pl = scfg.n_placements
         n_fine = max(1, int(math.ceil(scfg.keep_fraction * n_pl)))
         phases = [

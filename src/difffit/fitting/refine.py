@@ -9,7 +9,6 @@ in atoms mode — with small Adam steps decaying to zero.
 from __future__ import annotations
 
 import numpy as np
-import torch
 from scipy import ndimage
 
 from difffit.density.map import DensityMap
@@ -33,7 +32,7 @@ def refine_poses(
     shift: np.ndarray,
     *,
     n_steps: int,
-    device: torch.device,
+    device: str,
     lr_shift: float = 0.1,
     lr_rotation: float = 0.002,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -43,8 +42,12 @@ def refine_poses(
     scale = float(np.abs(density.data).max()) or 1.0
     norm = density.with_data(density.data / scale)
     sampler = VolumeSampler.from_map(norm, outside=0.0, device=device)
-    xyz = torch.as_tensor(atoms_xyz, dtype=sampler.volume.dtype, device=device)
     res = optimise_placements(
-        sampler, [Phase(xyz, n_steps)], quat_wxyz, shift, lr_shift=lr_shift, lr_rotation=lr_rotation
+        sampler,
+        [Phase(np.asarray(atoms_xyz), n_steps)],
+        quat_wxyz,
+        shift,
+        lr_shift=lr_shift,
+        lr_rotation=lr_rotation,
     )
     return res.quat_wxyz, res.shift, res.score * scale
