@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from difffit.geometry import kabsch
+
 __all__ = ["ANGLE_TOLERANCE_DEG", "SHIFT_TOLERANCE", "Verdict", "apply", "judge", "pose_difference"]
 
 #: The issue's criterion: within 3 Å and 6° of the deposited or reference pose.
@@ -113,11 +115,5 @@ def judge(
 
 def superpose(mobile: np.ndarray, target: np.ndarray) -> np.ndarray:
     """The pose (3, 4) that best maps ``mobile`` (n, 3) onto ``target`` (n, 3) (Kabsch)."""
-    mobile = np.asarray(mobile, dtype=np.float64)
-    target = np.asarray(target, dtype=np.float64)
-    cm, ct = mobile.mean(axis=0), target.mean(axis=0)
-    h = (mobile - cm).T @ (target - ct)
-    u, _, vt = np.linalg.svd(h)
-    d = np.sign(np.linalg.det(vt.T @ u.T))
-    r = vt.T @ np.diag([1.0, 1.0, d]) @ u.T
-    return np.concatenate([r, (ct - r @ cm)[:, None]], axis=1)
+    r, t = kabsch(mobile, target)
+    return np.concatenate([r, t[:, None]], axis=1)

@@ -8,8 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from difffit.config import ClusterConfig, FitConfig, QualityConfig, RefineConfig, SearchConfig
-from difffit.io import write_map
-from difffit.structure import Structure
+from difffit.io import write_map, write_structure
 from tests.synthetic import planted_case, protein_like
 
 #: A small search: enough to find a 60-residue pseudo-protein in its simulated map.
@@ -39,26 +38,6 @@ FAST_ARGS = [
 DECOY_SIZES = (45, 50, 55, 60, 65, 70, 80, 90, 100, 120)
 
 
-def write_pdb(st: Structure, path: Path) -> Path:
-    """A minimal PDB file of a structure's heavy atoms."""
-    lines = [
-        f"ATOM  {i + 1:5d}  {n:<3s} {rn} A{ri:4d}    {x[0]:8.3f}{x[1]:8.3f}{x[2]:8.3f}"
-        f"  1.00 20.00          {e:>2s}"
-        for i, (x, n, e, rn, ri) in enumerate(
-            zip(
-                st.coords_xyz,
-                st.atom_names,
-                st.elements,
-                st.residue_names,
-                st.residue_numbers,
-                strict=True,
-            )
-        )
-    ]
-    path.write_text("\n".join(lines) + "\nEND\n")
-    return path
-
-
 def make_library(
     folder: Path, *, n_decoys: int = len(DECOY_SIZES), seed: int = 5
 ) -> tuple[Path, Path]:
@@ -73,7 +52,7 @@ def make_library(
     target = protein_like(60, rng, name="target")
     density, _ = planted_case(target, rng, resolution=5.0, voxel=1.5, margin=10.0, noise=0.02)
     mp = write_map(density, folder / "density.mrc")
-    write_pdb(target, lib / "target.pdb")
+    write_structure(target, lib / "target.pdb")
     for i, n in enumerate(DECOY_SIZES[:n_decoys]):
-        write_pdb(protein_like(n, rng, name=f"decoy{i:02d}"), lib / f"decoy{i:02d}.pdb")
+        write_structure(protein_like(n, rng, name=f"decoy{i:02d}"), lib / f"decoy{i:02d}.pdb")
     return mp, lib

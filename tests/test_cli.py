@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from difffit.cli import build_parser, main
-from difffit.io import read_structure, write_map
+from difffit.io import read_structure, write_map, write_structure
 from difffit.results import read_clusters_csv, read_manifest
 from tests.synthetic import planted_case, protein_like
 
@@ -37,7 +37,7 @@ def case(tmp_path_factory):
     st = protein_like(60, rng, name="toy")
     density, pose = planted_case(st, rng, resolution=5.0)
     mp = write_map(density, d / "toy.mrc")
-    sp = write_structure_arrays(st, d / "toy.pdb")
+    sp = write_structure(st, d / "toy.pdb")
     return d, mp, sp, pose
 
 
@@ -103,7 +103,7 @@ def test_bad_inputs_one_line_errors(case, tmp_path, capsys):
     )
     # a structure far too big for the box
     big = protein_like(3000, np.random.default_rng(1), name="big")
-    bp = write_structure_arrays(big, tmp_path / "big.pdb")
+    bp = write_structure(big, tmp_path / "big.pdb")
     assert "map box" in _err(["fit", str(mp), str(bp), "--out", out, *FAST], capsys)
     # no atoms in the selection: a ligand-only file with --selection ca
     lig = tmp_path / "lig.pdb"
@@ -113,24 +113,6 @@ def test_bad_inputs_one_line_errors(case, tmp_path, capsys):
     assert "selection" in _err(
         ["fit", str(mp), str(lig), "--out", out, "--selection", "ca", *FAST], capsys
     )
-
-
-def write_structure_arrays(st, path):
-    lines = [
-        f"ATOM  {i + 1:5d}  {n:<3s} {rn} A{ri:4d}    {x[0]:8.3f}{x[1]:8.3f}{x[2]:8.3f}  1.00 20.00          {e:>2s}"
-        for i, (x, n, e, rn, ri) in enumerate(
-            zip(
-                st.coords_xyz,
-                st.atom_names,
-                st.elements,
-                st.residue_names,
-                st.residue_numbers,
-                strict=True,
-            )
-        )
-    ]
-    path.write_text("\n".join(lines) + "\nEND\n")
-    return path
 
 
 def test_console_script_runs(case, tmp_path):

@@ -12,6 +12,7 @@ from difffit import read_map, read_structure, simulate_on_grid, write_map
 from difffit.cli import main
 from difffit.io.composite import _model_from_arrays
 from difffit.io.structures import write_structure
+from difffit.results import TRANSFORM_COLUMNS
 from tests.test_composite import synthetic_complex
 
 QUICK = ["--rotations", "20", "--positions", "6", "--oversample", "2", "--screen-steps", "20",
@@ -140,25 +141,7 @@ def test_composite_automatic_resume_and_zero_from_results(files, tmp_path, capsy
     # the final placements are the planted copies
     for r in rows:
         st = read_structure(d / f"{r['structure']}.pdb")
-        t = np.array(
-            [
-                float(r[c])
-                for c in (
-                    "r11",
-                    "r12",
-                    "r13",
-                    "r21",
-                    "r22",
-                    "r23",
-                    "r31",
-                    "r32",
-                    "r33",
-                    "t1",
-                    "t2",
-                    "t3",
-                )
-            ]
-        )
+        t = np.array([float(r[c]) for c in TRANSFORM_COLUMNS])
         x = st.coords_xyz @ t[:9].reshape(3, 3).T + t[9:]
         err = min(
             np.sqrt(((x - tr.apply(st.coords_xyz)) ** 2).sum(1).mean())

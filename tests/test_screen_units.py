@@ -12,12 +12,12 @@ import pytest
 from scipy import stats
 
 from difffit.errors import ConfigError, ResultsError
+from difffit.io import write_structure
 from difffit.screen.confidence import MIN_LIBRARY, bh_adjust, library_confidence
 from difffit.screen.library import candidate_seed, file_sha256, find_library
 from difffit.screen.prefilter import ATOM_VOLUME, size_check
 from difffit.screen.store import ScreenStore
 from difffit.screen.task import CandidateRecord
-from tests.screen_cases import write_pdb
 from tests.synthetic import protein_like
 
 
@@ -27,12 +27,12 @@ def pdb_tree(tmp_path):
     rng = np.random.default_rng(3)
     (tmp_path / "a").mkdir()
     (tmp_path / "b" / "deep").mkdir(parents=True)
-    write_pdb(protein_like(12, rng), tmp_path / "a" / "x.pdb")
-    write_pdb(protein_like(14, rng), tmp_path / "a" / "y.pdb")
-    write_pdb(protein_like(16, rng), tmp_path / "b" / "deep" / "x.pdb")  # same stem as a/x
+    write_structure(protein_like(12, rng), tmp_path / "a" / "x.pdb")
+    write_structure(protein_like(14, rng), tmp_path / "a" / "y.pdb")
+    write_structure(protein_like(16, rng), tmp_path / "b" / "deep" / "x.pdb")  # same stem as a/x
     raw = (tmp_path / "a" / "y.pdb").read_bytes()
     (tmp_path / "b" / "copy_of_y.pdb").write_bytes(raw)  # byte-identical duplicate
-    write_pdb(protein_like(18, rng), tmp_path / "b" / "z.pdb")
+    write_structure(protein_like(18, rng), tmp_path / "b" / "z.pdb")
     with gzip.open(tmp_path / "b" / "w.cif.gz", "wb") as fh:  # a name is enough here
         fh.write(b"data_w\n")
     (tmp_path / "b" / "notes.txt").write_text("not a structure")

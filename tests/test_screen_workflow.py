@@ -13,9 +13,10 @@ import pytest
 
 from difffit import prepare_map, read_map
 from difffit.errors import ConfigError
+from difffit.io import write_structure
 from difffit.screen import ScreenConfig, find_library, screen, write_screen_report
 from difffit.screen.prefilter import ATOM_VOLUME
-from tests.screen_cases import FAST_FIT, make_library, write_pdb
+from tests.screen_cases import FAST_FIT, make_library
 from tests.synthetic import protein_like
 
 CONFIG = ScreenConfig(fit=FAST_FIT)
@@ -144,8 +145,8 @@ def test_prefilter_skips_and_report(case, tmp_path):
     extra = tmp_path / "extra"
     extra.mkdir()
     rng = np.random.default_rng(2)
-    write_pdb(protein_like(4000, rng, name="huge"), extra / "huge.pdb")  # larger than the box
-    write_pdb(protein_like(150, rng, name="big"), extra / "big.pdb")
+    write_structure(protein_like(4000, rng, name="huge"), extra / "huge.pdb")  # larger than the box
+    write_structure(protein_like(150, rng, name="big"), extra / "big.pdb")
     (extra / "broken.pdb").write_text("ATOM  garbage\n")
     library, _ = find_library([lib / "target.pdb", lib / "decoy00.pdb", extra])
     fp = prepare_map(density, FAST_FIT.prep).footprint_volume

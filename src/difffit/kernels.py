@@ -55,6 +55,140 @@ def set_num_threads(n: int | None) -> int:
 _FASTMATH = {"nnan", "ninf", "nsz", "arcp", "afn", "contract"}
 
 
+@njit(inline="always", fastmath=_FASTMATH)
+def _inside(fi, fj, fk, nx, ny, nz):  # pragma: no cover - compiled
+    """Is the grid point within the box of voxel centres (corners of the interpolation)?"""
+    return fi >= 0.0 and fj >= 0.0 and fk >= 0.0 and fi <= nx - 1 and fj <= ny - 1 and fk <= nz - 1
+
+
+@njit(inline="always", fastmath=_FASTMATH)
+def _trilinear(vol, fi, fj, fk):  # pragma: no cover - compiled
+    """Trilinear value of ``vol`` [z, y, x] at an inside grid point (fi, fj, fk)."""
+    nz, ny, nx = vol.shape
+    i0 = min(int(fi), nx - 2)
+    j0 = min(int(fj), ny - 2)
+    k0 = min(int(fk), nz - 2)
+    dx = fi - i0
+    dy = fj - j0
+    dz = fk - k0
+    c00 = vol[k0, j0, i0] + dx * (vol[k0, j0, i0 + 1] - vol[k0, j0, i0])
+    c01 = vol[k0, j0 + 1, i0] + dx * (vol[k0, j0 + 1, i0 + 1] - vol[k0, j0 + 1, i0])
+    c10 = vol[k0 + 1, j0, i0] + dx * (vol[k0 + 1, j0, i0 + 1] - vol[k0 + 1, j0, i0])
+    c11 = vol[k0 + 1, j0 + 1, i0] + dx * (vol[k0 + 1, j0 + 1, i0 + 1] - vol[k0 + 1, j0 + 1, i0])
+    c0 = c00 + dy * (c01 - c00)
+    c1 = c10 + dy * (c11 - c10)
+    return c0 + dz * (c1 - c0)
+
+
+@njit(inline="always", fastmath=_FASTMATH)
+def _trilinear_grad(vol, fi, fj, fk):  # pragma: no cover - compiled
+    """Trilinear value and its derivatives along i, j, k at an inside grid point.
+
+    The 8 corners of the cell are read once for all four numbers.
+    """
+    nz, ny, nx = vol.shape
+    i0 = min(int(fi), nx - 2)
+    j0 = min(int(fj), ny - 2)
+    k0 = min(int(fk), nz - 2)
+    dx = fi - i0
+    dy = fj - j0
+    dz = fk - k0
+    v000 = vol[k0, j0, i0]
+    v001 = vol[k0, j0, i0 + 1]
+    v010 = vol[k0, j0 + 1, i0]
+    v011 = vol[k0, j0 + 1, i0 + 1]
+    v100 = vol[k0 + 1, j0, i0]
+    v101 = vol[k0 + 1, j0, i0 + 1]
+    v110 = vol[k0 + 1, j0 + 1, i0]
+    v111 = vol[k0 + 1, j0 + 1, i0 + 1]
+    e00 = v001 - v000
+    e01 = v011 - v010
+    e10 = v101 - v100
+    e11 = v111 - v110
+    c00 = v000 + dx * e00
+    c01 = v010 + dx * e01
+    c10 = v100 + dx * e10
+    c11 = v110 + dx * e11
+    c0 = c00 + dy * (c01 - c00)
+    c1 = c10 + dy * (c11 - c10)
+    ex0 = e00 + dy * (e01 - e00)
+    ex1 = e10 + dy * (e11 - e10)
+    di = ex0 + dz * (ex1 - ex0)
+    dj = (c01 - c00) + dz * ((c11 - c10) - (c01 - c00))
+    dk = c1 - c0
+    return c0 + dz * dk, di, dj, dk
+
+
+@njit(inline="always", fastmath=_FASTMATH)
+def _grid_affine(r, tx, ty, tz, origin, inv_vs, ab):  # pragma: no cover - compiled
+    """Fill ``ab`` (12,) with A (row-major) and b: grid point = A x + b = (R x + t - origin) / voxel."""
+    for i in range(3):
+        for j in range(3):
+            ab[3 * i + j] = r[i, j] * inv_vs[i]
+    ab[9] = (tx - origin[0]) * inv_vs[0]
+    ab[10] = (ty - origin[1]) * inv_vs[1]
+    ab[11] = (tz - origin[2]) * inv_vs[2]
+
+
+@njit(inline="always", fastmath=_FASTMATH)
+def _mean_value_and_grads(vol, xyz, ab, inv_vs, outside, g):  # pragma: no cover - compiled
+    """Mean value of ``vol`` at A x + b over the atoms, and its gradients.
+
+    Writes into ``g`` (12,): d value / d t (3 values, world units) then d value / d R (9 values,
+    row-major: mean of g_world xᵀ); returns the mean value. Atoms beyond the box count as
+    ``outside``, with no gradient. (Accumulators are scalars so that they stay in registers.)
+    """
+    nz, ny, nx = vol.shape
+    n_at = xyz.shape[0]
+    a00, a01, a02, a10, a11, a12 = ab[0], ab[1], ab[2], ab[3], ab[4], ab[5]
+    a20, a21, a22, b0, b1, b2 = ab[6], ab[7], ab[8], ab[9], ab[10], ab[11]
+    sx, sy, sz = inv_vs[0], inv_vs[1], inv_vs[2]
+    acc = 0.0
+    gx = gy = gz = 0.0
+    m00 = m01 = m02 = m10 = m11 = m12 = m20 = m21 = m22 = 0.0
+    for a in range(n_at):
+        x = xyz[a, 0]
+        y = xyz[a, 1]
+        z = xyz[a, 2]
+        fi = a00 * x + a01 * y + a02 * z + b0
+        fj = a10 * x + a11 * y + a12 * z + b1
+        fk = a20 * x + a21 * y + a22 * z + b2
+        if not _inside(fi, fj, fk, nx, ny, nz):
+            acc += outside
+            continue
+        v, di, dj, dk = _trilinear_grad(vol, fi, fj, fk)
+        acc += v
+        wx = di * sx
+        wy = dj * sy
+        wz = dk * sz
+        gx += wx
+        gy += wy
+        gz += wz
+        m00 += wx * x
+        m01 += wx * y
+        m02 += wx * z
+        m10 += wy * x
+        m11 += wy * y
+        m12 += wy * z
+        m20 += wz * x
+        m21 += wz * y
+        m22 += wz * z
+    inv_n = 1.0 / n_at
+    g[0] = gx * inv_n
+    g[1] = gy * inv_n
+    g[2] = gz * inv_n
+    g[3] = m00 * inv_n
+    g[4] = m01 * inv_n
+    g[5] = m02 * inv_n
+    g[6] = m10 * inv_n
+    g[7] = m11 * inv_n
+    g[8] = m12 * inv_n
+    g[9] = m20 * inv_n
+    g[10] = m21 * inv_n
+    g[11] = m22 * inv_n
+    return acc * inv_n
+
+
 @njit(cache=True, fastmath=_FASTMATH, parallel=True)
 def _nb_sample_points(vol, ijk, outside, out):  # pragma: no cover - compiled
     nz, ny, nx = vol.shape
@@ -62,203 +196,46 @@ def _nb_sample_points(vol, ijk, outside, out):  # pragma: no cover - compiled
         fi = ijk[a, 0]
         fj = ijk[a, 1]
         fk = ijk[a, 2]
-        if not (
-            fi >= 0.0 and fj >= 0.0 and fk >= 0.0 and fi <= nx - 1 and fj <= ny - 1 and fk <= nz - 1
-        ):
-            out[a] = outside
-            continue
-        i0 = min(int(fi), nx - 2)
-        j0 = min(int(fj), ny - 2)
-        k0 = min(int(fk), nz - 2)
-        dx = fi - i0
-        dy = fj - j0
-        dz = fk - k0
-        c00 = vol[k0, j0, i0] + dx * (vol[k0, j0, i0 + 1] - vol[k0, j0, i0])
-        c01 = vol[k0, j0 + 1, i0] + dx * (vol[k0, j0 + 1, i0 + 1] - vol[k0, j0 + 1, i0])
-        c10 = vol[k0 + 1, j0, i0] + dx * (vol[k0 + 1, j0, i0 + 1] - vol[k0 + 1, j0, i0])
-        c11 = vol[k0 + 1, j0 + 1, i0] + dx * (vol[k0 + 1, j0 + 1, i0 + 1] - vol[k0 + 1, j0 + 1, i0])
-        c0 = c00 + dy * (c01 - c00)
-        c1 = c10 + dy * (c11 - c10)
-        out[a] = c0 + dz * (c1 - c0)
+        out[a] = _trilinear(vol, fi, fj, fk) if _inside(fi, fj, fk, nx, ny, nz) else outside
 
 
 @njit(cache=True, fastmath=_FASTMATH, parallel=True)
 def _nb_score_grad(
     vol, xyz, rot, shift, origin, inv_vs, outside, val, g_t, g_r
 ):  # pragma: no cover
-    nz, ny, nx = vol.shape
-    n_pl = rot.shape[0]
-    n_at = xyz.shape[0]
-    ox = origin[0]
-    oy = origin[1]
-    oz = origin[2]
-    sx = inv_vs[0]
-    sy = inv_vs[1]
-    sz = inv_vs[2]
-    for p in prange(n_pl):
-        r00 = rot[p, 0, 0]
-        r01 = rot[p, 0, 1]
-        r02 = rot[p, 0, 2]
-        r10 = rot[p, 1, 0]
-        r11 = rot[p, 1, 1]
-        r12 = rot[p, 1, 2]
-        r20 = rot[p, 2, 0]
-        r21 = rot[p, 2, 1]
-        r22 = rot[p, 2, 2]
-        # grid coordinate = (R x + t - origin) * inv_vs, folded into one affine map
-        a00 = r00 * sx
-        a01 = r01 * sx
-        a02 = r02 * sx
-        a10 = r10 * sy
-        a11 = r11 * sy
-        a12 = r12 * sy
-        a20 = r20 * sz
-        a21 = r21 * sz
-        a22 = r22 * sz
-        b0 = (shift[p, 0] - ox) * sx
-        b1 = (shift[p, 1] - oy) * sy
-        b2 = (shift[p, 2] - oz) * sz
-        acc = 0.0
-        gx = 0.0
-        gy = 0.0
-        gz = 0.0
-        m00 = 0.0
-        m01 = 0.0
-        m02 = 0.0
-        m10 = 0.0
-        m11 = 0.0
-        m12 = 0.0
-        m20 = 0.0
-        m21 = 0.0
-        m22 = 0.0
-        for a in range(n_at):
-            x = xyz[a, 0]
-            y = xyz[a, 1]
-            z = xyz[a, 2]
-            fi = a00 * x + a01 * y + a02 * z + b0
-            fj = a10 * x + a11 * y + a12 * z + b1
-            fk = a20 * x + a21 * y + a22 * z + b2
-            if not (
-                fi >= 0.0
-                and fj >= 0.0
-                and fk >= 0.0
-                and fi <= nx - 1
-                and fj <= ny - 1
-                and fk <= nz - 1
-            ):
-                acc += outside
-                continue
-            i0 = min(int(fi), nx - 2)
-            j0 = min(int(fj), ny - 2)
-            k0 = min(int(fk), nz - 2)
-            dx = fi - i0
-            dy = fj - j0
-            dz = fk - k0
-            v000 = vol[k0, j0, i0]
-            v001 = vol[k0, j0, i0 + 1]
-            v010 = vol[k0, j0 + 1, i0]
-            v011 = vol[k0, j0 + 1, i0 + 1]
-            v100 = vol[k0 + 1, j0, i0]
-            v101 = vol[k0 + 1, j0, i0 + 1]
-            v110 = vol[k0 + 1, j0 + 1, i0]
-            v111 = vol[k0 + 1, j0 + 1, i0 + 1]
-            e00 = v001 - v000
-            e01 = v011 - v010
-            e10 = v101 - v100
-            e11 = v111 - v110
-            c00 = v000 + dx * e00
-            c01 = v010 + dx * e01
-            c10 = v100 + dx * e10
-            c11 = v110 + dx * e11
-            c0 = c00 + dy * (c01 - c00)
-            c1 = c10 + dy * (c11 - c10)
-            acc += c0 + dz * (c1 - c0)
-            # d/dfi, d/dfj, d/dfk of the trilinear interpolant
-            ex0 = e00 + dy * (e01 - e00)
-            ex1 = e10 + dy * (e11 - e10)
-            di = ex0 + dz * (ex1 - ex0)
-            dj = (c01 - c00) + dz * ((c11 - c10) - (c01 - c00))
-            dk = c1 - c0
-            wx = di * sx
-            wy = dj * sy
-            wz = dk * sz
-            gx += wx
-            gy += wy
-            gz += wz
-            m00 += wx * x
-            m01 += wx * y
-            m02 += wx * z
-            m10 += wy * x
-            m11 += wy * y
-            m12 += wy * z
-            m20 += wz * x
-            m21 += wz * y
-            m22 += wz * z
-        inv_n = 1.0 / n_at
-        val[p] = acc * inv_n
-        g_t[p, 0] = gx * inv_n
-        g_t[p, 1] = gy * inv_n
-        g_t[p, 2] = gz * inv_n
-        g_r[p, 0, 0] = m00 * inv_n
-        g_r[p, 0, 1] = m01 * inv_n
-        g_r[p, 0, 2] = m02 * inv_n
-        g_r[p, 1, 0] = m10 * inv_n
-        g_r[p, 1, 1] = m11 * inv_n
-        g_r[p, 1, 2] = m12 * inv_n
-        g_r[p, 2, 0] = m20 * inv_n
-        g_r[p, 2, 1] = m21 * inv_n
-        g_r[p, 2, 2] = m22 * inv_n
+    for p in prange(rot.shape[0]):
+        ab = np.empty(12)
+        _grid_affine(rot[p], shift[p, 0], shift[p, 1], shift[p, 2], origin, inv_vs, ab)
+        g = np.empty(12)
+        val[p] = _mean_value_and_grads(vol, xyz, ab, inv_vs, outside, g)
+        for i in range(3):
+            g_t[p, i] = g[i]
+            for j in range(3):
+                g_r[p, i, j] = g[3 + 3 * i + j]
 
 
 @njit(cache=True, fastmath=_FASTMATH, parallel=True)
 def _nb_corr_stats(vol, xyz, weights, rot, shift, origin, inv_vs, level, out):  # pragma: no cover
     """Per placement: sum t, sum t^2, sum w t, count(t >= level), count inside box."""
     nz, ny, nx = vol.shape
-    n_pl = rot.shape[0]
-    n_at = xyz.shape[0]
-    for p in prange(n_pl):
+    for p in prange(rot.shape[0]):
+        ab = np.empty(12)
+        _grid_affine(rot[p], shift[p, 0], shift[p, 1], shift[p, 2], origin, inv_vs, ab)
         s_t = 0.0
         s_tt = 0.0
         s_wt = 0.0
         n_in = 0.0
         n_box = 0.0
-        for a in range(n_at):
+        for a in range(xyz.shape[0]):
             x = xyz[a, 0]
             y = xyz[a, 1]
             z = xyz[a, 2]
-            fi = (
-                rot[p, 0, 0] * x + rot[p, 0, 1] * y + rot[p, 0, 2] * z + shift[p, 0] - origin[0]
-            ) * inv_vs[0]
-            fj = (
-                rot[p, 1, 0] * x + rot[p, 1, 1] * y + rot[p, 1, 2] * z + shift[p, 1] - origin[1]
-            ) * inv_vs[1]
-            fk = (
-                rot[p, 2, 0] * x + rot[p, 2, 1] * y + rot[p, 2, 2] * z + shift[p, 2] - origin[2]
-            ) * inv_vs[2]
-            if not (
-                fi >= 0.0
-                and fj >= 0.0
-                and fk >= 0.0
-                and fi <= nx - 1
-                and fj <= ny - 1
-                and fk <= nz - 1
-            ):
+            fi = ab[0] * x + ab[1] * y + ab[2] * z + ab[9]
+            fj = ab[3] * x + ab[4] * y + ab[5] * z + ab[10]
+            fk = ab[6] * x + ab[7] * y + ab[8] * z + ab[11]
+            if not _inside(fi, fj, fk, nx, ny, nz):
                 continue
-            i0 = min(int(fi), nx - 2)
-            j0 = min(int(fj), ny - 2)
-            k0 = min(int(fk), nz - 2)
-            dx = fi - i0
-            dy = fj - j0
-            dz = fk - k0
-            c00 = vol[k0, j0, i0] + dx * (vol[k0, j0, i0 + 1] - vol[k0, j0, i0])
-            c01 = vol[k0, j0 + 1, i0] + dx * (vol[k0, j0 + 1, i0 + 1] - vol[k0, j0 + 1, i0])
-            c10 = vol[k0 + 1, j0, i0] + dx * (vol[k0 + 1, j0, i0 + 1] - vol[k0 + 1, j0, i0])
-            c11 = vol[k0 + 1, j0 + 1, i0] + dx * (
-                vol[k0 + 1, j0 + 1, i0 + 1] - vol[k0 + 1, j0 + 1, i0]
-            )
-            c0 = c00 + dy * (c01 - c00)
-            c1 = c10 + dy * (c11 - c10)
-            t = c0 + dz * (c1 - c0)
+            t = _trilinear(vol, fi, fj, fk)
             s_t += t
             s_tt += t * t
             s_wt += weights[a] * t
@@ -385,14 +362,14 @@ def _nb_optimise(  # pragma: no cover - compiled
     then cosine decay to ``decay_floor``; the best pose seen (evaluated before each step and
     after the last) is returned in best_q, best_t, best_s.
     """
-    nz, ny, nx = vol.shape
     n_pl = quat.shape[0]
-    n_at = xyz.shape[0]
     b1 = 0.9
     b2 = 0.999
     eps = 1e-8
-    inv_n = 1.0 / n_at
     for p in prange(n_pl):
+        r = np.empty((3, 3))
+        ab = np.empty(12)
+        g = np.empty(12)
         qw = quat[p, 0]
         qx = quat[p, 1]
         qy = quat[p, 2]
@@ -418,103 +395,17 @@ def _nb_optimise(  # pragma: no cover - compiled
             x = qx / nrm
             y = qy / nrm
             z = qz / nrm
-            r00 = 1 - 2 * (y * y + z * z)
-            r01 = 2 * (x * y - z * w)
-            r02 = 2 * (x * z + y * w)
-            r10 = 2 * (x * y + z * w)
-            r11 = 1 - 2 * (x * x + z * z)
-            r12 = 2 * (y * z - x * w)
-            r20 = 2 * (x * z - y * w)
-            r21 = 2 * (y * z + x * w)
-            r22 = 1 - 2 * (x * x + y * y)
-            sx = inv_vs[0]
-            sy = inv_vs[1]
-            sz = inv_vs[2]
-            a00 = r00 * sx
-            a01 = r01 * sx
-            a02 = r02 * sx
-            a10 = r10 * sy
-            a11 = r11 * sy
-            a12 = r12 * sy
-            a20 = r20 * sz
-            a21 = r21 * sz
-            a22 = r22 * sz
-            c0 = (tx - origin[0]) * sx
-            c1 = (ty - origin[1]) * sy
-            c2 = (tz - origin[2]) * sz
-            acc = 0.0
-            gx = 0.0
-            gy = 0.0
-            gz = 0.0
-            m00 = 0.0
-            m01 = 0.0
-            m02 = 0.0
-            m10 = 0.0
-            m11 = 0.0
-            m12 = 0.0
-            m20 = 0.0
-            m21 = 0.0
-            m22 = 0.0
-            for a in range(n_at):
-                ax = xyz[a, 0]
-                ay = xyz[a, 1]
-                az = xyz[a, 2]
-                fi = a00 * ax + a01 * ay + a02 * az + c0
-                fj = a10 * ax + a11 * ay + a12 * az + c1
-                fk = a20 * ax + a21 * ay + a22 * az + c2
-                if not (
-                    fi >= 0.0
-                    and fj >= 0.0
-                    and fk >= 0.0
-                    and fi <= nx - 1
-                    and fj <= ny - 1
-                    and fk <= nz - 1
-                ):
-                    acc += outside
-                    continue
-                i0 = min(int(fi), nx - 2)
-                j0 = min(int(fj), ny - 2)
-                k0 = min(int(fk), nz - 2)
-                dx = fi - i0
-                dy = fj - j0
-                dz = fk - k0
-                v000 = vol[k0, j0, i0]
-                v001 = vol[k0, j0, i0 + 1]
-                v010 = vol[k0, j0 + 1, i0]
-                v011 = vol[k0, j0 + 1, i0 + 1]
-                v100 = vol[k0 + 1, j0, i0]
-                v101 = vol[k0 + 1, j0, i0 + 1]
-                v110 = vol[k0 + 1, j0 + 1, i0]
-                v111 = vol[k0 + 1, j0 + 1, i0 + 1]
-                e00 = v001 - v000
-                e01 = v011 - v010
-                e10 = v101 - v100
-                e11 = v111 - v110
-                c00 = v000 + dx * e00
-                c01 = v010 + dx * e01
-                c10 = v100 + dx * e10
-                c11 = v110 + dx * e11
-                cc0 = c00 + dy * (c01 - c00)
-                cc1 = c10 + dy * (c11 - c10)
-                acc += cc0 + dz * (cc1 - cc0)
-                ex0 = e00 + dy * (e01 - e00)
-                ex1 = e10 + dy * (e11 - e10)
-                wx = (ex0 + dz * (ex1 - ex0)) * sx
-                wy = ((c01 - c00) + dz * ((c11 - c10) - (c01 - c00))) * sy
-                wz = (cc1 - cc0) * sz
-                gx += wx
-                gy += wy
-                gz += wz
-                m00 += wx * ax
-                m01 += wx * ay
-                m02 += wx * az
-                m10 += wy * ax
-                m11 += wy * ay
-                m12 += wy * az
-                m20 += wz * ax
-                m21 += wz * ay
-                m22 += wz * az
-            val = acc * inv_n
+            r[0, 0] = 1 - 2 * (y * y + z * z)
+            r[0, 1] = 2 * (x * y - z * w)
+            r[0, 2] = 2 * (x * z + y * w)
+            r[1, 0] = 2 * (x * y + z * w)
+            r[1, 1] = 1 - 2 * (x * x + z * z)
+            r[1, 2] = 2 * (y * z - x * w)
+            r[2, 0] = 2 * (x * z - y * w)
+            r[2, 1] = 2 * (y * z + x * w)
+            r[2, 2] = 1 - 2 * (x * x + y * y)
+            _grid_affine(r, tx, ty, tz, origin, inv_vs, ab)
+            val = _mean_value_and_grads(vol, xyz, ab, inv_vs, outside, g)
             if val > best:
                 best = val
                 bq0 = qw
@@ -527,15 +418,15 @@ def _nb_optimise(  # pragma: no cover - compiled
             if step == n_steps:
                 break
             # d value / d q-hat from G = d value / d R, then projected for the normalisation
-            g00 = m00 * inv_n
-            g01 = m01 * inv_n
-            g02 = m02 * inv_n
-            g10 = m10 * inv_n
-            g11 = m11 * inv_n
-            g12 = m12 * inv_n
-            g20 = m20 * inv_n
-            g21 = m21 * inv_n
-            g22 = m22 * inv_n
+            g00 = g[3]
+            g01 = g[4]
+            g02 = g[5]
+            g10 = g[6]
+            g11 = g[7]
+            g12 = g[8]
+            g20 = g[9]
+            g21 = g[10]
+            g22 = g[11]
             dw = 2 * (-z * g01 + y * g02 + z * g10 - x * g12 - y * g20 + x * g21)
             dxq = 2 * (
                 y * g01
@@ -581,11 +472,11 @@ def _nb_optimise(  # pragma: no cover - compiled
             bc1 = 1.0 - b1**k
             bc2 = 1.0 - b2**k
             # Adam on the loss = -value (gradient = -d value)
-            grads_t = (-gx * inv_n, -gy * inv_n, -gz * inv_n)
+            grads_t = (-g[0], -g[1], -g[2])
             for i in range(3):
-                g = grads_t[i]
-                m_t[i] = b1 * m_t[i] + (1 - b1) * g
-                v_t[i] = b2 * v_t[i] + (1 - b2) * g * g
+                gi = grads_t[i]
+                m_t[i] = b1 * m_t[i] + (1 - b1) * gi
+                v_t[i] = b2 * v_t[i] + (1 - b2) * gi * gi
             st = lr_shift * f / bc1
             den2 = np.sqrt(bc2)
             tx -= st * m_t[0] / (np.sqrt(v_t[0]) / den2 + eps)
@@ -593,9 +484,9 @@ def _nb_optimise(  # pragma: no cover - compiled
             tz -= st * m_t[2] / (np.sqrt(v_t[2]) / den2 + eps)
             grads_q = (-gq0, -gq1, -gq2, -gq3)
             for i in range(4):
-                g = grads_q[i]
-                m_q[i] = b1 * m_q[i] + (1 - b1) * g
-                v_q[i] = b2 * v_q[i] + (1 - b2) * g * g
+                gi = grads_q[i]
+                m_q[i] = b1 * m_q[i] + (1 - b1) * gi
+                v_q[i] = b2 * v_q[i] + (1 - b2) * gi * gi
             sq = lr_rot * f / bc1
             qw -= sq * m_q[0] / (np.sqrt(v_q[0]) / den2 + eps)
             qx -= sq * m_q[1] / (np.sqrt(v_q[1]) / den2 + eps)

@@ -18,6 +18,7 @@ import pytest
 
 import difffit
 from difffit.config import ClusterConfig, FitConfig, QualityConfig, RefineConfig, SearchConfig
+from difffit.io import write_structure
 from difffit.io.results import save_results
 from tests.conftest import ROOT, data_path
 from tests.synthetic import planted_case, protein_like
@@ -55,25 +56,6 @@ def make_results(
     return save_results(result, folder, structures=structures, map_path=map_path, n_models=3)
 
 
-def write_pdb(st, path: Path) -> Path:
-    """A structure built from arrays, as a minimal PDB file."""
-    lines = [
-        f"ATOM  {i + 1:5d}  {n:<3s} {rn} A{ri:4d}    {x[0]:8.3f}{x[1]:8.3f}{x[2]:8.3f}  1.00 20.00          {e:>2s}"
-        for i, (x, n, e, rn, ri) in enumerate(
-            zip(
-                st.coords_xyz,
-                st.atom_names,
-                st.elements,
-                st.residue_names,
-                st.residue_numbers,
-                strict=True,
-            )
-        )
-    ]
-    path.write_text("\n".join(lines) + "\nEND\n")
-    return path
-
-
 @pytest.fixture(scope="session")
 def synthetic_results(tmp_path_factory) -> Path:
     """A planted toy structure in its simulated map: results that need no data files."""
@@ -82,7 +64,7 @@ def synthetic_results(tmp_path_factory) -> Path:
     st = protein_like(50, rng, name="toy")
     density, _ = planted_case(st, rng, resolution=5.0)
     map_path = difffit.write_map(density, d / "toy.mrc")
-    st_path = write_pdb(st, d / "toy.pdb")
+    st_path = write_structure(st, d / "toy.pdb")
     st = difffit.read_structure(st_path)
     return make_results(
         d / "results", map_path, [st], small_config(5.0, n_rotations=12, n_positions=4)

@@ -133,11 +133,50 @@ def read_structure(
     return structure
 
 
+def model_from_arrays(structure: Structure) -> gemmi.Structure:
+    """A gemmi structure of the heavy atoms of a :class:`Structure` built from arrays."""
+    st = gemmi.Structure()
+    st.name = structure.name
+    model = gemmi.Model(1)
+    chains: dict[str, gemmi.Chain] = {}
+    residues: dict[tuple[str, int, str], gemmi.Residue] = {}
+    order: list[tuple[str, int, str]] = []
+    for i in range(len(structure)):
+        key = (
+            str(structure.chain_ids[i]),
+            int(structure.residue_numbers[i]),
+            str(structure.insertion_codes[i]),
+        )
+        if key not in residues:
+            res = gemmi.Residue()
+            res.name = str(structure.residue_names[i])
+            res.seqid = gemmi.SeqId(key[1], key[2] or " ")
+            residues[key] = res
+            order.append(key)
+        atom = gemmi.Atom()
+        atom.name = str(structure.atom_names[i])
+        atom.element = gemmi.Element(str(structure.elements[i]))
+        atom.pos = gemmi.Position(*(float(v) for v in structure.coords_xyz[i]))
+        atom.occ = 1.0
+        atom.b_iso = 20.0
+        residues[key].add_atom(atom)
+    for key in order:
+        if key[0] not in chains:
+            chains[key[0]] = gemmi.Chain(key[0])
+        chains[key[0]].add_residue(residues[key])
+    for ch in chains.values():
+        model.add_chain(ch)
+    st.add_model(model)
+    st.setup_entities()
+    return st
+
+
 def transformed_model(structure: Structure, transform: RigidTransform) -> gemmi.Structure:
-    """A copy of the structure's full model with every atom moved by ``transform``."""
-    if structure.model is None:
-        raise StructureError(f"{structure.name}: no parsed model to write (built from arrays?)")
-    st = structure.model.clone()
+    """A copy of the structure's full model with every atom moved by ``transform``.
+
+    A structure built from arrays (no parsed file) is written from its heavy atoms.
+    """
+    st = structure.model.clone() if structure.model is not None else model_from_arrays(structure)
     tr = gemmi.Transform()
     tr.mat.fromlist(transform.rotation.tolist())
     tr.vec.fromlist(transform.translation.tolist())
