@@ -62,15 +62,20 @@ def _inside(fi, fj, fk, nx, ny, nz):  # pragma: no cover - compiled
 
 
 @njit(inline="always", fastmath=_FASTMATH)
-def _trilinear(vol, fi, fj, fk):  # pragma: no cover - compiled
-    """Trilinear value of ``vol`` [z, y, x] at an inside grid point (fi, fj, fk)."""
+def _cell(vol, fi, fj, fk):  # pragma: no cover - compiled
+    """Lower corner (i0, j0, k0) of the interpolation cell of an inside grid point, and the
+    fractional offsets (dx, dy, dz) in it; the last plane's points use the cell below."""
     nz, ny, nx = vol.shape
     i0 = min(int(fi), nx - 2)
     j0 = min(int(fj), ny - 2)
     k0 = min(int(fk), nz - 2)
-    dx = fi - i0
-    dy = fj - j0
-    dz = fk - k0
+    return i0, j0, k0, fi - i0, fj - j0, fk - k0
+
+
+@njit(inline="always", fastmath=_FASTMATH)
+def _trilinear(vol, fi, fj, fk):  # pragma: no cover - compiled
+    """Trilinear value of ``vol`` [z, y, x] at an inside grid point (fi, fj, fk)."""
+    i0, j0, k0, dx, dy, dz = _cell(vol, fi, fj, fk)
     c00 = vol[k0, j0, i0] + dx * (vol[k0, j0, i0 + 1] - vol[k0, j0, i0])
     c01 = vol[k0, j0 + 1, i0] + dx * (vol[k0, j0 + 1, i0 + 1] - vol[k0, j0 + 1, i0])
     c10 = vol[k0 + 1, j0, i0] + dx * (vol[k0 + 1, j0, i0 + 1] - vol[k0 + 1, j0, i0])
@@ -86,13 +91,7 @@ def _trilinear_grad(vol, fi, fj, fk):  # pragma: no cover - compiled
 
     The 8 corners of the cell are read once for all four numbers.
     """
-    nz, ny, nx = vol.shape
-    i0 = min(int(fi), nx - 2)
-    j0 = min(int(fj), ny - 2)
-    k0 = min(int(fk), nz - 2)
-    dx = fi - i0
-    dy = fj - j0
-    dz = fk - k0
+    i0, j0, k0, dx, dy, dz = _cell(vol, fi, fj, fk)
     v000 = vol[k0, j0, i0]
     v001 = vol[k0, j0, i0 + 1]
     v010 = vol[k0, j0 + 1, i0]

@@ -104,20 +104,8 @@ def score_and_grad(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """:func:`difffit.kernels.score_and_grad` on torch tensors (the Numba kernel on the CPU).
 
-    Parameters
-    ----------
-    volume : (nz, ny, nx) tensor
-    xyz : (n_atoms, 3) tensor, Å — atom positions in the structure's (centred) frame
-    rot : (n_placements, 3, 3) tensor
-    shift : (n_placements, 3) tensor, Å
-    origin_xyz, inv_voxel_xyz : (3,) tensors — map origin (Å) and 1 / voxel size (1/Å)
-    outside : float — value of points beyond the box (zero gradient there)
-
-    Returns
-    -------
-    value : (n_placements,) — mean over atoms of ``volume(R x + t)``
-    grad_shift : (n_placements, 3) — d value / d t
-    grad_rot : (n_placements, 3, 3) — d value / d R (= mean of g xᵀ)
+    Same arguments and returns as the NumPy version, as tensors on one device: ``value``
+    (n_placements,), ``grad_shift`` (n_placements, 3) and ``grad_rot`` (n_placements, 3, 3).
     """
     if volume.device.type == "cpu":
         out = score_and_grad_numpy(
