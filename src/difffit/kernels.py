@@ -348,6 +348,18 @@ def atom_stats(volume, xyz, rot, shift, origin_xyz, voxel_xyz, level):
 
 
 # ---------------------------------------------------------------------------- fused optimiser
+@njit(inline="always")
+def _store_pose(best_q, best_t, p, qw, qx, qy, qz, tx, ty, tz):  # pragma: no cover - compiled
+    """Write pose ``p`` (quaternion, shift) into the output rows."""
+    best_q[p, 0] = qw
+    best_q[p, 1] = qx
+    best_q[p, 2] = qy
+    best_q[p, 3] = qz
+    best_t[p, 0] = tx
+    best_t[p, 1] = ty
+    best_t[p, 2] = tz
+
+
 @njit(cache=True, fastmath=_FASTMATH, parallel=True)
 def _nb_optimise(  # pragma: no cover - compiled
     vol, xyz, quat, shift, origin, inv_vs, outside, n_steps, lr_shift, lr_rot,
@@ -381,13 +393,7 @@ def _nb_optimise(  # pragma: no cover - compiled
         m_q = np.zeros(4)
         v_q = np.zeros(4)
         best = -1e30
-        bq0 = qw
-        bq1 = qx
-        bq2 = qy
-        bq3 = qz
-        bt0 = tx
-        bt1 = ty
-        bt2 = tz
+        _store_pose(best_q, best_t, p, qw, qx, qy, qz, tx, ty, tz)
         for step in range(n_steps + 1):
             nrm = np.sqrt(qw * qw + qx * qx + qy * qy + qz * qz)
             w = qw / nrm
@@ -407,13 +413,7 @@ def _nb_optimise(  # pragma: no cover - compiled
             val = _mean_value_and_grads(vol, xyz, ab, inv_vs, outside, g)
             if val > best:
                 best = val
-                bq0 = qw
-                bq1 = qx
-                bq2 = qy
-                bq3 = qz
-                bt0 = tx
-                bt1 = ty
-                bt2 = tz
+                _store_pose(best_q, best_t, p, qw, qx, qy, qz, tx, ty, tz)
             if step == n_steps:
                 break
             # d value / d q-hat from G = d value / d R, then projected for the normalisation
@@ -492,13 +492,6 @@ def _nb_optimise(  # pragma: no cover - compiled
             qy -= sq * m_q[2] / (np.sqrt(v_q[2]) / den2 + eps)
             qz -= sq * m_q[3] / (np.sqrt(v_q[3]) / den2 + eps)
         best_s[p] = best
-        best_q[p, 0] = bq0
-        best_q[p, 1] = bq1
-        best_q[p, 2] = bq2
-        best_q[p, 3] = bq3
-        best_t[p, 0] = bt0
-        best_t[p, 1] = bt1
-        best_t[p, 2] = bt2
 
 
 def optimise_fused(
