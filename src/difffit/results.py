@@ -188,22 +188,30 @@ def _num(v: str) -> Any:
         return v
 
 
+def read_format_json(
+    path: Path, name: str, version: int, *, unreadable_hint: str = ""
+) -> dict[str, Any]:
+    """A JSON file whose ``format`` must be ``name`` and ``format_version`` at most ``version``."""
+    try:
+        man = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ResultsError(f"{path}: unreadable ({exc}){unreadable_hint}") from None
+    if man.get("format") != name:
+        raise ResultsError(f"{path}: format {man.get('format')!r} is not {name!r}")
+    if int(man.get("format_version", -1)) > version:
+        raise ResultsError(
+            f"{path}: format version {man.get('format_version')} is newer than this difffit "
+            f"reads ({version}); upgrade difffit"
+        )
+    return man
+
+
 def read_manifest(folder: str | Path) -> dict[str, Any]:
     """The manifest of a results folder, checked for format name and version."""
     path = Path(folder) / "manifest.json"
     if not path.exists():
         raise ResultsError(f"{folder}: no manifest.json — not a difffit results folder")
-    try:
-        man = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ResultsError(f"{path}: unreadable ({exc})") from None
-    if man.get("format") != FORMAT_NAME:
-        raise ResultsError(f"{path}: format {man.get('format')!r} is not {FORMAT_NAME!r}")
-    if int(man.get("format_version", -1)) > FORMAT_VERSION:
-        raise ResultsError(
-            f"{path}: format version {man.get('format_version')} is newer than this difffit "
-            f"reads ({FORMAT_VERSION}); upgrade difffit"
-        )
+    man = read_format_json(path, FORMAT_NAME, FORMAT_VERSION)
     return man
 
 

@@ -19,7 +19,6 @@ zeroed until it is accepted).
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
@@ -42,7 +41,13 @@ from difffit.errors import ResultsError
 from difffit.io.maps import read_map, write_map
 from difffit.io.results import save_results, write_json
 from difffit.io.structures import transformed_model, write_structure
-from difffit.results import TRANSFORM_COLUMNS, ClusterHit, read_clusters_csv, write_csv
+from difffit.results import (
+    TRANSFORM_COLUMNS,
+    ClusterHit,
+    read_clusters_csv,
+    read_format_json,
+    write_csv,
+)
 from difffit.structure import Structure
 
 __all__ = [
@@ -252,17 +257,9 @@ def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any] | None:
     path = Path(folder) / MANIFEST
     if not path.exists():
         return None
-    try:
-        man = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ResultsError(f"{path}: unreadable ({exc}); use another --out") from None
-    if man.get("format") != FORMAT_NAME:
-        raise ResultsError(f"{path}: format {man.get('format')!r} is not {FORMAT_NAME!r}")
-    if int(man.get("format_version", -1)) > FORMAT_VERSION:
-        raise ResultsError(
-            f"{path}: format version {man.get('format_version')} is newer than this difffit reads"
-        )
-    return man
+    return read_format_json(
+        path, FORMAT_NAME, FORMAT_VERSION, unreadable_hint="; use another --out"
+    )
 
 
 def new_manifest(
