@@ -31,6 +31,7 @@ import numpy as np
 
 from difffit.errors import ResultsError
 from difffit.geometry import RigidTransform
+from difffit.io.atomic import atomic_path
 
 __all__ = [
     "FORMAT_NAME",
@@ -229,8 +230,7 @@ def read_clusters_csv(path: str | Path) -> list[dict[str, Any]]:
 
 
 def write_csv(path: Path, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
-    tmp = path.with_name(path.name + ".part")
-    with tmp.open("w", newline="") as fh:
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(columns)
         for r in rows:
@@ -243,4 +243,3 @@ def write_csv(path: Path, columns: tuple[str, ...], rows: list[dict[str, Any]]) 
                 else:
                     out.append(v)
             w.writerow(out)
-    tmp.replace(path)

@@ -38,6 +38,7 @@ from difffit.composite import (
     RoundResult,
 )
 from difffit.errors import ResultsError
+from difffit.io.atomic import atomic_copy
 from difffit.io.maps import read_map, write_map
 from difffit.io.results import save_results, write_json
 from difffit.io.structures import transformed_model, write_structure
@@ -351,10 +352,8 @@ def save_round(
     write_map(st.working, d / "working_map.mrc", overwrite=True)
     write_placements(d / "placements.csv", st.placements)
     write_assembly(d / "assembly.cif", st.placements, structures)
-    shutil.copyfile(d / "placements.csv", folder / "placements.csv.part")
-    os.replace(folder / "placements.csv.part", folder / "placements.csv")
-    shutil.copyfile(d / "assembly.cif", folder / "assembly.cif.part")
-    os.replace(folder / "assembly.cif.part", folder / "assembly.cif")
+    atomic_copy(d / "placements.csv", folder / "placements.csv")
+    atomic_copy(d / "assembly.cif", folder / "assembly.cif")
     man = dict(manifest)
     man["rounds"] = [r for r in man.get("rounds", []) if r["index"] < rnd.index] + [
         _round_summary(rnd)

@@ -28,6 +28,7 @@ import numpy as np
 
 from difffit.density.map import DensityMap
 from difffit.errors import MapFormatError
+from difffit.io.atomic import atomic_path
 
 __all__ = ["MAP_SUFFIXES", "read_map", "write_map"]
 
@@ -147,8 +148,7 @@ def write_map(
         raise MapFormatError(f"{path}: exists already (pass overwrite=True to replace it)")
     path.parent.mkdir(parents=True, exist_ok=True)
     compression = "gzip" if path.name.lower().endswith(".gz") else None
-    tmp = path.with_name(path.name + ".part")
-    with mrcfile.new(tmp, overwrite=True, compression=compression) as mrc:
+    with atomic_path(path) as tmp, mrcfile.new(tmp, overwrite=True, compression=compression) as mrc:
         mrc.set_data(np.ascontiguousarray(density.data, dtype=np.float32))
         vs = density.voxel_size_xyz
         mrc.voxel_size = (float(vs[0]), float(vs[1]), float(vs[2]))
@@ -156,5 +156,4 @@ def write_map(
         h.nxstart = h.nystart = h.nzstart = 0
         h.origin.x, h.origin.y, h.origin.z = (float(v) for v in density.origin_xyz)
         mrc.update_header_stats()
-    os.replace(tmp, path)
     return path

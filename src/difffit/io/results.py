@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from difffit.errors import ResultsError
+from difffit.io.atomic import atomic_write_text
 from difffit.io.structures import write_structure
 from difffit.results import (
     CLUSTER_COLUMNS,
@@ -49,9 +50,7 @@ def _json_default(o: Any) -> Any:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(data, indent=1, default=_json_default) + "\n")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, indent=1, default=_json_default) + "\n")
 
 
 def save_results(

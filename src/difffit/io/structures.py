@@ -16,6 +16,7 @@ import numpy as np
 
 from difffit.errors import StructureError
 from difffit.geometry import RigidTransform
+from difffit.io.atomic import atomic_write_bytes
 from difffit.structure import Structure
 
 __all__ = ["STRUCTURE_SUFFIXES", "read_structure", "structure_format", "write_structure"]
@@ -214,13 +215,9 @@ def write_structure(
         opt = gemmi.PdbWriteOptions()
         text = st.make_pdb_string(opt)
     data = text.encode()
-    tmp = path.with_name(path.name + ".part")
     if path.name.lower().endswith(".gz"):
         import gzip
 
-        with gzip.open(tmp, "wb") as fh:
-            fh.write(data)
-    else:
-        tmp.write_bytes(data)
-    os.replace(tmp, path)
+        data = gzip.compress(data)
+    atomic_write_bytes(path, data)
     return path

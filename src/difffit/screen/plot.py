@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from difffit.io.atomic import atomic_path
 from difffit.screen.confidence import CORRELATION_METRICS
 from difffit.screen.workflow import ScreenResult
 
@@ -105,9 +106,8 @@ def plot_scores(result: ScreenResult, path: str | os.PathLike[str], *, n_labels:
         ax2.set_ylabel(f"best {metric}")
         ax2.set_title("best score against candidate size")
         ax2.legend(fontsize=8)
-        tmp = path.with_name(path.name + ".part.png")
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)
+        with atomic_path(path, keep_suffix=True) as tmp:
+            fig.savefig(tmp, dpi=110)
     finally:
         plt.close(fig)
     return path

@@ -40,6 +40,7 @@ import numpy as np
 from difffit.density.map import DensityMap
 from difffit.errors import ConfigError, DiffFitError, ResultsError
 from difffit.geometry import RigidTransform
+from difffit.io.atomic import atomic_write_text
 from difffit.results import TRANSFORM_COLUMNS, read_clusters_csv, read_manifest
 from difffit.structure import Structure
 from difffit.viewer.display import (
@@ -74,9 +75,7 @@ def _safe_name(text: str) -> str:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, indent=1) + "\n")
 
 
 @dataclass(frozen=True)
@@ -454,9 +453,7 @@ class Workspace:
             text, name = self.model_cif(rid, rank)
             out = self.root / "saved" / name
             out.parent.mkdir(exist_ok=True)
-            tmp = out.with_name(out.name + ".part")
-            tmp.write_text(text)
-            os.replace(tmp, out)
+            atomic_write_text(out, text)
             log.info("saved %s", out)
             return {"path": str(out), "name": name, "relative": str(out.relative_to(self.root))}
 
