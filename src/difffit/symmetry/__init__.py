@@ -1,0 +1,48 @@
+"""Symmetry: point groups, their operators, and their detection in a density map.
+
+Pure compute (no file I/O): :mod:`difffit.symmetry.groups` has the groups, operators, mates
+and the labelling of symmetry-equivalent fits; :mod:`difffit.symmetry.detect` finds the group of
+a map by self-correlation.
+"""
+
+from difffit.symmetry.detect import (
+    ACCEPT_CC,
+    GroupCheck,
+    OperatorScore,
+    SymmetryResult,
+    check_symmetry,
+    detect_symmetry,
+    operator_correlations,
+    working_map,
+)
+from difffit.symmetry.groups import (
+    EquivalentFits,
+    PointGroup,
+    axis_angle_matrix,
+    frame_from_axes,
+    group_operators,
+    label_equivalent_fits,
+    parse_group,
+    standard_rotations,
+    symmetry_mates,
+)
+
+__all__ = [
+    "ACCEPT_CC",
+    "EquivalentFits",
+    "GroupCheck",
+    "OperatorScore",
+    "PointGroup",
+    "SymmetryResult",
+    "axis_angle_matrix",
+    "check_symmetry",
+    "detect_symmetry",
+    "frame_from_axes",
+    "group_operators",
+    "label_equivalent_fits",
+    "operator_correlations",
+    "parse_group",
+    "standard_rotations",
+    "symmetry_mates",
+    "working_map",
+]
