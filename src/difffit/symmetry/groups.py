@@ -97,7 +97,7 @@ def parse_group(name: str | PointGroup) -> PointGroup:
     if m.group(3):
         return PointGroup(m.group(3), {"T": 3, "O": 4, "I": 5}[m.group(3)])
     kind, n = m.group(1), int(m.group(2))
-    if kind == "C" and n < 1 or kind == "D" and n < 2 or n > _MAX_ORDER:
+    if (kind == "C" and n < 1) or (kind == "D" and n < 2) or n > _MAX_ORDER:
         lo = 1 if kind == "C" else 2
         raise ConfigError(
             f"unknown point group {name!r}: {kind}n needs {lo} <= n <= {_MAX_ORDER}, e.g. {kind}4"
