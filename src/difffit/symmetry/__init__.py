@@ -7,6 +7,7 @@ a map by self-correlation.
 
 from difffit.symmetry.detect import (
     ACCEPT_CC,
+    ACCEPT_CONTRAST,
     GroupCheck,
     OperatorScore,
     SymmetryResult,
@@ -29,6 +30,7 @@ from difffit.symmetry.groups import (
 
 __all__ = [
     "ACCEPT_CC",
+    "ACCEPT_CONTRAST",
     "EquivalentFits",
     "GroupCheck",
     "OperatorScore",

@@ -4,17 +4,19 @@ The measure (pinned by ``tests/test_symmetry_detect.py``):
 
 * **Working map.** Voxels at or above the contour level (Otsu's automatic level by default,
   :func:`difffit.density.prepare.auto_level`) keep ``value - level``, the rest 0; the box is
-  cropped to that footprint, blurred (Gaussian σ = 0.6 h) and resampled on a cubic grid of
-  spacing ``h = max(voxel, resolution / 2, footprint extent / 40)`` Å, so that a map of any
-  size is searched on about 40 voxels across its footprint.
+  cropped to that footprint, band-passed (Gaussian σ = 0.6 h minus the envelope, Gaussian
+  σ = 1.8 h) and resampled on a cubic grid of spacing
+  ``h = max(voxel, resolution / 2, footprint extent / 40)`` Å, so that a map of any size is
+  searched on about 40 voxels across its footprint.
 * **Self-correlation of an operator** ``g`` (``x' = R (x - c) + c``): Pearson's correlation,
   over up to 4000 footprint points ``p`` of the working map (a seeded subsample), between the
   working map at ``p`` and at ``g(p)`` (0 outside the box). 1 for an exact symmetry; a rotation
   that is not one gives much less.
 * **Acceptance.** A group holds when the smallest self-correlation of its non-identity operators
-  is at least :data:`ACCEPT_CC` (calibrated on the real maps of ``../shared/data``:
-  docs/symmetry.md), and a control rotation that is not in the group (half the smallest angle
-  of the principal axis, about it) stays below it.
+  is at least :data:`ACCEPT_CC` and its contrast to a control rotation that is not in the group
+  (half the smallest angle of the principal axis, about it), ``(min - control) / (1 -
+  control)``, at least :data:`ACCEPT_CONTRAST` (both calibrated on the real maps of
+  ``../shared/data``: docs/symmetry.md).
 
 The search: the n-fold rotations (n = 2 .. ``max_order``) about ~2300 axis directions (3°
 apart over a hemisphere), about each centre candidate (the centre of mass of the footprint
@@ -48,6 +50,7 @@ from difffit.symmetry.groups import (
 
 __all__ = [
     "ACCEPT_CC",
+    "ACCEPT_CONTRAST",
     "GroupCheck",
     "OperatorScore",
     "SymmetryResult",
@@ -61,11 +64,15 @@ __all__ = [
 #: real maps (docs/symmetry.md): true operators of HCN4 (C4) and GroEL (D7) give >= 0.85, the best
 #: false axis of the asymmetric maps <= 0.62.
 ACCEPT_CC = 0.6
+#: Smallest contrast ``(min - control) / (1 - control)`` of an accepted group: true groups of the
+#: real maps give >= 0.78, the best false axes <= 0.35 (docs/symmetry.md).
+ACCEPT_CONTRAST = 0.6
 
 _FASTMATH = {"nnan", "ninf", "nsz", "arcp", "afn", "contract"}
 _N_ACROSS = 40
 _MAX_POINTS = 4000
 _DIR_SPACING_DEG = 3.0
+_ENVELOPE_SIGMA_FACTOR = 3.0  # the envelope: the footprint density blurred 3x more
 _PARALLEL_MIN = 64  # rotations per call from which the parallel kernel pays
 
 
@@ -214,6 +221,11 @@ def working_map(
     g = np.where(mask[crop], data[crop] - level, 0.0).astype(np.float32)
     sigma_zyx = 0.6 * h / vs[::-1]
     blurred = ndimage.gaussian_filter(g, sigma_zyx, mode="constant", truncate=3.0)
+    # remove the envelope (difference of Gaussians): an asymmetric complex whose overall shape
+    # is nearly symmetric (an ellipsoid, a dumbbell) must not correlate through its shape alone
+    blurred = blurred - ndimage.gaussian_filter(
+        g, sigma_zyx * _ENVELOPE_SIGMA_FACTOR, mode="constant", truncate=3.0
+    )
     origin_crop = density.grid_to_world(lo[::-1].astype(np.float64))
     span_xyz = (np.array(g.shape[::-1]) - 1) * vs
     n_xyz = np.maximum(np.floor(span_xyz / h).astype(int) + 1, 2)
@@ -324,13 +336,52 @@ class GroupCheck:
         return float(np.mean([o.correlation for o in self.operators])) if self.operators else 1.0
 
     @property
+    def contrast(self) -> float:
+        """``(min - control) / (1 - control)``: where the worst operator lies between the
+        control rotation's correlation (0) and a perfect match (1)."""
+        ctrl = min(self.control_correlation, 0.999)
+        return (self.min_correlation - ctrl) / (1.0 - ctrl)
+
+    @property
     def holds(self) -> bool:
-        return self.min_correlation >= self.threshold and self.control_correlation < self.threshold
+        return self.min_correlation >= self.threshold and self.contrast >= ACCEPT_CONTRAST
 
     @property
     def axes(self) -> list[tuple[int, np.ndarray]]:
         """The distinct symmetry axes ``(order, unit direction)``, highest order first."""
         return group_axes(self.group, self.frame)
+
+    def to_dict(self) -> dict:
+        """Plain data (JSON-ready): group, copies, verdict, centre, frame, axes, operators."""
+        return {
+            "group": self.group.name,
+            "copies": self.group.order,
+            "holds": bool(self.holds),
+            "threshold": self.threshold,
+            "min_correlation": round(self.min_correlation, 4),
+            "contrast": round(self.contrast, 4),
+            "mean_correlation": round(self.mean_correlation, 4),
+            "centre_xyz": [round(float(v), 3) for v in self.centre_xyz],
+            "frame": [[round(float(v), 6) for v in row] for row in self.frame],
+            "axes": [
+                {"order": o, "direction_xyz": [round(float(v), 5) for v in u]} for o, u in self.axes
+            ],
+            "operators": [
+                {
+                    "axis_xyz": [round(v, 5) for v in o.axis_xyz],
+                    "angle_deg": round(o.angle_deg, 3),
+                    "correlation": round(o.correlation, 4),
+                    "matrix_3x4": [
+                        [round(float(v), 6) for v in row] for row in o.transform.to_matrix_3x4()
+                    ],
+                }
+                for o in self.operators
+            ],
+            "control": {
+                "rotation": self.control_description,
+                "correlation": round(self.control_correlation, 4),
+            },
+        }
 
 
 @dataclass(frozen=True)
@@ -365,6 +416,24 @@ class SymmetryResult:
     @property
     def has_symmetry(self) -> bool:
         return self.group.order > 1
+
+    def to_dict(self) -> dict:
+        """Plain data (JSON-ready) of the whole detection."""
+        return {
+            "group": self.group.name,
+            "copies": self.copies,
+            "has_symmetry": self.has_symmetry,
+            "level": round(self.level, 6),
+            "working_voxel_A": round(self.working_voxel, 4),
+            "threshold": self.best.threshold
+            if self.best
+            else (self.candidates[0].threshold if self.candidates else None),
+            "centre_candidates_xyz": {
+                k: [round(float(v), 3) for v in c] for k, c in self.centre_candidates_xyz.items()
+            },
+            "best": self.best.to_dict() if self.best else None,
+            "candidates": [c.to_dict() for c in self.candidates],
+        }
 
 
 # ---------------------------------------------------------------------------- checks
@@ -511,6 +580,18 @@ def _check_after_refine(wm, group, frame, centre, threshold, step_deg=1.5):
     return chk if chk.mean_correlation >= chk0.mean_correlation else chk0
 
 
+def _polish(
+    density: DensityMap, chk: GroupCheck, *, level: float, resolution: float | None
+) -> GroupCheck:
+    """``chk`` refined once more on up to 4x more sample points (the axes to a fraction of a
+    degree); kept only if the operators correlate at least as well."""
+    fine = working_map(density, level=level, resolution=resolution, max_points=4 * _MAX_POINTS)
+    f, c = _refine(fine, chk.group, chk.frame, chk.centre_xyz, step_deg=0.5)
+    out = _check(fine, chk.group, f, c, chk.threshold)
+    before = _check(fine, chk.group, chk.frame, chk.centre_xyz, chk.threshold)
+    return out if out.mean_correlation >= before.mean_correlation else before
+
+
 def _axis_peaks(
     wm: WorkingMap, centre: np.ndarray, orders: range, dirs: np.ndarray, n_peaks: int
 ) -> list[tuple[int, np.ndarray, float]]:
@@ -618,6 +699,7 @@ def detect_symmetry(
     checks.sort(key=lambda k: -k.group.order)
     if accepted:
         best = max(accepted, key=lambda k: (k.group.order, k.mean_correlation))
+        best = _polish(density, best, level=wm.level, resolution=resolution)
         group = best.group
     else:
         best, group = None, PointGroup("C", 1)
@@ -667,4 +749,4 @@ def check_symmetry(
             if best is None or chk.mean_correlation > best.mean_correlation:
                 best = chk
     assert best is not None
-    return best
+    return _polish(density, best, level=wm.level, resolution=resolution)
