@@ -52,7 +52,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def _vec(v) -> str:
-    return "(" + ", ".join(f"{float(x):.3f}" for x in v) + ")"
+    return "(" + ", ".join(f"{round(float(x), 3) + 0.0:.3f}" for x in v) + ")"
 
 
 def _summary(chk) -> str:
