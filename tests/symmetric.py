@@ -86,3 +86,40 @@ def asymmetric_case(
     grid = DensityMap(np.zeros(shape[::-1], dtype=np.float32), voxel, lo)
     sim = simulate_on_grid(xyz, np.concatenate(w), resolution, grid)
     return sim.with_data(sim.data + rng.normal(scale=noise, size=sim.shape_zyx).astype(np.float32))
+
+
+def helical_case(
+    rng: np.random.Generator,
+    *,
+    rise: float = 22.0,
+    twist_deg: float = -150.0,
+    n_subunits: int = 12,
+    resolution: float = 10.0,
+    voxel: float = 3.5,
+    noise: float = 0.05,
+) -> tuple[DensityMap, np.ndarray]:
+    """A filament of ``n_subunits`` copies of a two-domain subunit, screw ``rise``/``twist_deg``
+    about a random axis; returns the map and the axis (unit, the direction of the rise)."""
+    from difffit.symmetry.helical import helical_operator
+
+    axis = rng.normal(size=3)
+    axis /= np.linalg.norm(axis)
+    centre = rng.uniform(-10, 10, size=3)
+    e1 = np.cross(axis, [1.0, 0.0, 0.0])
+    e1 /= np.linalg.norm(e1)
+    xyz, w = [], []
+    for n_res, pos in ((40, 16.0 * e1), (20, 6.0 * e1 + 9.0 * axis)):
+        dom = protein_like(n_res, rng)
+        rot = quat_to_matrix(random_quaternions(1, rng)[0])
+        local = (dom.coords_xyz - dom.centre_xyz) @ rot.T + centre + pos
+        for k in range(n_subunits):
+            xyz.append(helical_operator(axis, centre, rise, twist_deg, k).apply(local))
+            w.append(dom.atomic_numbers.astype(np.float64))
+    xyz = np.concatenate(xyz)
+    pad = 3 * resolution
+    lo = xyz.min(axis=0) - pad
+    shape = np.ceil((xyz.max(axis=0) + pad - lo) / voxel).astype(int) + 1
+    grid = DensityMap(np.zeros(shape[::-1], dtype=np.float32), voxel, lo)
+    sim = simulate_on_grid(xyz, np.concatenate(w), resolution, grid)
+    data = sim.data + rng.normal(scale=noise, size=sim.shape_zyx).astype(np.float32)
+    return sim.with_data(data), axis

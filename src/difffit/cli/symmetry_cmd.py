@@ -46,6 +46,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
         help="smallest self-correlation of an operator of an accepted group "
         "(default: the calibrated value, docs/symmetry.md)",
     )
+    h = p.add_argument_group("helical symmetry (tried by itself when no point group holds)")
+    h.add_argument("--helical", action="store_true", help="search helical symmetry only")
+    h.add_argument("--rise", type=positive_float, metavar="Å", help="helical rise hint")
+    h.add_argument("--twist", type=float, metavar="DEG", help="helical twist hint (degrees)")
+    h.add_argument("--no-helical", action="store_true", help="do not try helical symmetry after C1")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(run=run)
     return p
@@ -90,12 +95,33 @@ def _print_operators(chk) -> None:
     print(f"control rotation ({chk.control_description}): {chk.control_correlation:.3f}")
 
 
+def _helical_line(hel, threshold: float) -> str:
+    if not hel.holds:
+        return (
+            f"symmetry: no helical symmetry: best rise {hel.rise:.2f} Å, twist "
+            f"{hel.twist_deg:.2f}°, self-correlation {hel.correlation:.3f} (threshold "
+            f"{threshold:.2f}; control {hel.control_correlation:.3f})"
+        )
+    return (
+        f"symmetry: helical, rise {hel.rise:.2f} Å, twist {hel.twist_deg:.2f}° "
+        f"({hel.subunits_per_turn:.2f} subunits per turn), axis {_vec(hel.axis_xyz)}, centre "
+        f"{_vec(hel.centre_xyz)} Å, self-correlation {hel.correlation:.3f} (threshold "
+        f"{threshold:.2f}; control {hel.control_correlation:.3f})"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from difffit.errors import ConfigError
     from difffit.io import read_map
     from difffit.symmetry import ACCEPT_CC, check_symmetry, detect_symmetry, parse_group
+    from difffit.symmetry.helical import detect_helical
 
     group = parse_group(args.group) if args.group is not None else None  # bad name: exit 2
+    if (args.rise is None) != (args.twist is None):
+        raise ConfigError("give both --rise and --twist, or neither")
+    helical_only = args.helical or args.rise is not None
+    if helical_only and (group is not None or args.no_helical):
+        raise ConfigError("--helical/--rise/--twist do not go with --group or --no-helical")
     threshold = ACCEPT_CC if args.threshold is None else args.threshold
     if not 0 < threshold < 1:
         raise ConfigError(f"--threshold must be within (0, 1), got {threshold}")
@@ -117,9 +143,23 @@ def run(args: argparse.Namespace) -> int:
             f"{chk.mean_correlation:.3f}, control {chk.control_correlation:.3f})"
         )
         return 1
+    if helical_only:
+        hel = detect_helical(density, rise=args.rise, twist_deg=args.twist, **opts)
+        if args.json:
+            print(json.dumps(hel.to_dict(), indent=2))
+        print(_helical_line(hel, threshold))
+        return 0
     res = detect_symmetry(density, max_order=args.max_order, **opts)
+    hel = None
+    if res.best is None and not args.no_helical:
+        try:
+            hel = detect_helical(density, **opts)
+        except ConfigError:  # too short or too thin for a filament: no helical answer
+            hel = None
     if args.json:
-        print(json.dumps(res.to_dict(), indent=2))
+        doc = res.to_dict()
+        doc["helical"] = hel.to_dict() if hel is not None else None
+        print(json.dumps(doc, indent=2))
     else:
         print(f"map: {args.map} {density!r}")
         cands = ", ".join(f"{k} {_vec(v)}" for k, v in res.centre_candidates_xyz.items())
@@ -131,6 +171,8 @@ def run(args: argparse.Namespace) -> int:
             _print_operators(res.best)
     if res.best is not None:
         print(f"symmetry: {_summary(res.best)}")
+    elif hel is not None and hel.holds:
+        print(_helical_line(hel, threshold))
     else:
         best = res.candidates[0] if res.candidates else None
         why = (
@@ -139,5 +181,10 @@ def run(args: argparse.Namespace) -> int:
             if best is not None
             else ""
         )
+        if hel is not None:
+            why += (
+                f"; helical: best rise {hel.rise:.2f} Å, twist {hel.twist_deg:.2f}°, "
+                f"self-correlation {hel.correlation:.3f}"
+            )
         print(f"symmetry: none (C1, 1 copy){why}")
     return 0

@@ -78,8 +78,8 @@ _PARALLEL_MIN = 64  # rotations per call from which the parallel kernel pays
 
 # ---------------------------------------------------------------------------- kernel
 @njit(inline="always", fastmath=_FASTMATH)
-def _one_corr(vol, pts, vals, r, cx, cy, cz, mean_a, var_a):  # pragma: no cover - compiled
-    """Pearson correlation of ``vals`` with ``vol`` sampled at ``R (p - c) + c``."""
+def _one_corr(vol, pts, vals, r, cx, cy, cz, tx, ty, tz, mean_a, var_a):  # pragma: no cover
+    """Pearson correlation of ``vals`` with ``vol`` sampled at ``R (p - c) + c + t``."""
     nz, ny, nx = vol.shape
     n = pts.shape[0]
     sb = 0.0
@@ -89,9 +89,9 @@ def _one_corr(vol, pts, vals, r, cx, cy, cz, mean_a, var_a):  # pragma: no cover
         x = pts[a, 0] - cx
         y = pts[a, 1] - cy
         z = pts[a, 2] - cz
-        fi = r[0, 0] * x + r[0, 1] * y + r[0, 2] * z + cx
-        fj = r[1, 0] * x + r[1, 1] * y + r[1, 2] * z + cy
-        fk = r[2, 0] * x + r[2, 1] * y + r[2, 2] * z + cz
+        fi = r[0, 0] * x + r[0, 1] * y + r[0, 2] * z + cx + tx
+        fj = r[1, 0] * x + r[1, 1] * y + r[1, 2] * z + cy + ty
+        fk = r[2, 0] * x + r[2, 1] * y + r[2, 2] * z + cz + tz
         b = 0.0
         if fi >= 0.0 and fj >= 0.0 and fk >= 0.0 and fi <= nx - 1 and fj <= ny - 1 and fk <= nz - 1:
             i0 = min(int(fi), nx - 2)
@@ -127,21 +127,22 @@ def _stats(vals):  # pragma: no cover - compiled
 
 
 @njit(cache=True, fastmath=_FASTMATH, parallel=True)
-def _nb_self_corr(vol, pts, vals, rot, centre, out):  # pragma: no cover - compiled
-    """Self-correlation per rotation ``rot[m]`` about ``centre[m]`` (grid units), in parallel."""
+def _nb_self_corr(vol, pts, vals, rot, centre, shift, out):  # pragma: no cover - compiled
+    """Self-correlation per rotation ``rot[m]`` about ``centre[m]`` then ``shift[m]`` (grid
+    units), in parallel."""
     mean_a, var_a = _stats(vals)
     for m in prange(rot.shape[0]):
         out[m] = _one_corr(vol, pts, vals, rot[m], centre[m, 0], centre[m, 1], centre[m, 2],
-                           mean_a, var_a)  # fmt: skip
+                           shift[m, 0], shift[m, 1], shift[m, 2], mean_a, var_a)  # fmt: skip
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def _nb_self_corr_serial(vol, pts, vals, rot, centre, out):  # pragma: no cover - compiled
+def _nb_self_corr_serial(vol, pts, vals, rot, centre, shift, out):  # pragma: no cover - compiled
     """As :func:`_nb_self_corr`, one thread (small batches: no parallel start-up cost)."""
     mean_a, var_a = _stats(vals)
     for m in range(rot.shape[0]):
         out[m] = _one_corr(vol, pts, vals, rot[m], centre[m, 0], centre[m, 1], centre[m, 2],
-                           mean_a, var_a)  # fmt: skip
+                           shift[m, 0], shift[m, 1], shift[m, 2], mean_a, var_a)  # fmt: skip
 
 
 # ---------------------------------------------------------------------------- working map
@@ -192,8 +193,13 @@ def working_map(
     level: float | None = None,
     resolution: float | None = None,
     max_points: int = _MAX_POINTS,
+    voxel: float | None = None,
 ) -> WorkingMap:
-    """The thresholded, blurred, resampled map that the self-correlations are computed on."""
+    """The thresholded, band-passed, resampled map that the self-correlations are computed on.
+
+    ``voxel`` (Å) replaces the footprint-extent rule of the grid spacing (it stays at least the
+    map's voxel and resolution / 2).
+    """
     data = density.data
     if level is None:
         level = auto_level(density)
@@ -213,7 +219,8 @@ def working_map(
     lo_zyx = np.array([int(i.min()) for i in idx])
     hi_zyx = np.array([int(i.max()) for i in idx])
     extent = float(((hi_zyx - lo_zyx)[::-1] * vs).max())
-    h = max(float(vs.min()), extent / _N_ACROSS, (resolution or 0.0) / 2.0)
+    h = max(float(vs.min()), extent / _N_ACROSS if voxel is None else voxel,
+            (resolution or 0.0) / 2.0)  # fmt: skip
     pad_zyx = np.ceil(3 * h / vs[::-1]).astype(int)
     lo = np.maximum(lo_zyx - pad_zyx, 0)
     hi = np.minimum(hi_zyx + pad_zyx + 1, np.array(data.shape))
@@ -265,17 +272,28 @@ def working_map(
 
 
 def _corr(
-    wm: WorkingMap, rots: np.ndarray, centres_xyz: np.ndarray, *, stride: int = 1
+    wm: WorkingMap,
+    rots: np.ndarray,
+    centres_xyz: np.ndarray,
+    *,
+    stride: int = 1,
+    shifts_xyz: np.ndarray | None = None,
+    points: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Self-correlation of the rotations (m, 3, 3) about centres (m, 3) or (3,), on every
-    ``stride``-th sample point."""
+    """Self-correlation of ``x -> R (x - c) + c + t`` for rotations (m, 3, 3) about centres
+    (m, 3) or (3,) with shifts (m, 3) Å (default 0), on every ``stride``-th sample point (or on
+    the sample points of index ``points``)."""
     rots = np.ascontiguousarray(np.asarray(rots, dtype=np.float64).reshape(-1, 3, 3))
     c = np.broadcast_to(wm.to_grid(centres_xyz), (len(rots), 3))
+    t = np.zeros((len(rots), 3)) if shifts_xyz is None else np.broadcast_to(
+        np.asarray(shifts_xyz, dtype=np.float64) / wm.voxel, (len(rots), 3)
+    )  # fmt: skip
     out = np.empty(len(rots))
     kernel = _nb_self_corr if len(rots) >= _PARALLEL_MIN else _nb_self_corr_serial
-    pts = np.ascontiguousarray(wm.points_ijk[::stride])
-    vals = np.ascontiguousarray(wm.values[::stride])
-    kernel(wm.volume, pts, vals, rots, np.ascontiguousarray(c), out)
+    sel = slice(None, None, stride) if points is None else points
+    pts = np.ascontiguousarray(wm.points_ijk[sel])
+    vals = np.ascontiguousarray(wm.values[sel])
+    kernel(wm.volume, pts, vals, rots, np.ascontiguousarray(c), np.ascontiguousarray(t), out)
     return out
 
 
@@ -504,20 +522,11 @@ def operator_correlations(
     wm = density if isinstance(density, WorkingMap) else working_map(
         density, level=level, resolution=resolution
     )  # fmt: skip
-    out = np.empty(len(operators))
-    for k, o in enumerate(operators):
-        # x' = R x + t = R (x - c) + c with c any fixed point; solve (I - R) c = t (least squares)
-        c, *_ = np.linalg.lstsq(np.eye(3) - o.rotation, o.translation, rcond=None)
-        moved = o.rotation @ c + o.translation - c  # a screw component along the axis
-        pts = wm.points_ijk * wm.voxel + wm.origin_xyz
-        if np.linalg.norm(moved) > 1e-6:  # not a pure rotation: sample directly
-            from difffit.kernels import sample_points
-
-            b = sample_points(wm.volume, wm.to_grid(o.apply(pts)).astype(np.float32), 0.0)
-            out[k] = float(np.corrcoef(wm.values, b)[0, 1])
-        else:
-            out[k] = float(_corr(wm, o.rotation[None], c)[0])
-    return out
+    if not operators:
+        return np.empty(0)
+    rots = np.array([o.rotation for o in operators])
+    shifts = np.array([o.translation for o in operators])
+    return _corr(wm, rots, np.zeros(3), shifts_xyz=shifts)  # x' = R (x - 0) + 0 + t
 
 
 def _refine(
