@@ -9,8 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from difffit.cli.common import positive_float
+
+if TYPE_CHECKING:
+    from difffit.symmetry.helical import HelicalResult
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -144,13 +148,13 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1
     if helical_only:
-        hel = detect_helical(density, rise=args.rise, twist_deg=args.twist, **opts)
+        only = detect_helical(density, rise=args.rise, twist_deg=args.twist, **opts)
         if args.json:
-            print(json.dumps(hel.to_dict(), indent=2))
-        print(_helical_line(hel, threshold))
+            print(json.dumps(only.to_dict(), indent=2))
+        print(_helical_line(only, threshold))
         return 0
     res = detect_symmetry(density, max_order=args.max_order, **opts)
-    hel = None
+    hel: HelicalResult | None = None
     if res.best is None and not args.no_helical:
         try:
             hel = detect_helical(density, **opts)

@@ -506,7 +506,8 @@ def _check(
     scores = []
     for o, v in zip(ops, cc[:-1], strict=True):
         ax, ang = _rotation_axis_angle(o.rotation)
-        scores.append(OperatorScore(o, tuple(float(x) for x in ax), ang, float(v)))
+        axis3 = (float(ax[0]), float(ax[1]), float(ax[2]))
+        scores.append(OperatorScore(o, axis3, ang, float(v)))
     return GroupCheck(group, frame, np.asarray(centre, dtype=np.float64), tuple(scores),
                       float(cc[-1]), ctrl_text, threshold)  # fmt: skip
 
@@ -605,7 +606,7 @@ def _axis_peaks(
     wm: WorkingMap, centre: np.ndarray, orders: range, dirs: np.ndarray, n_peaks: int
 ) -> list[tuple[int, np.ndarray, float]]:
     """Best axis directions per order (non-maximum suppression over 10°)."""
-    out = []
+    out: list[tuple[int, np.ndarray, float]] = []
     all_axes = np.repeat(dirs, len(orders), axis=0)
     all_angles = np.tile(np.array([2 * math.pi / n for n in orders]), len(dirs))
     stride = max(1, len(wm.points_ijk) // (_MAX_POINTS // 2))

@@ -187,7 +187,7 @@ def rotation_taking(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def frame_from_axes(
     group: str | PointGroup,
-    principal_axis: np.ndarray = (0.0, 0.0, 1.0),
+    principal_axis: np.ndarray | tuple[float, float, float] = (0.0, 0.0, 1.0),
     secondary_axis: np.ndarray | None = None,
 ) -> np.ndarray:
     """The frame (3, 3) of ``group`` whose highest-order axis is ``principal_axis``.
@@ -227,7 +227,7 @@ def frame_from_axes(
 def group_operators(
     group: str | PointGroup,
     *,
-    centre_xyz: np.ndarray = (0.0, 0.0, 0.0),
+    centre_xyz: np.ndarray | tuple[float, float, float] = (0.0, 0.0, 0.0),
     frame: np.ndarray | None = None,
 ) -> list[RigidTransform]:
     """The operators of ``group`` about ``centre_xyz`` (Å) in ``frame`` (identity first).

@@ -198,7 +198,7 @@ def detect_helical(
             peaks = [int(np.argmax(best_per_rise))]
         starts = [(float(rises[i]), float(tt[i, int(np.argmax(cc[i]))])) for i in peaks]
     else:
-        starts = [(float(rise), math.radians(float(twist_deg)))]
+        starts = [(float(rise), math.radians(float(twist_deg or 0.0)))]
     best: HelicalResult | None = None
     for rise0, tw0 in starts:
         res = _refine_screw(wm, u, c, rise0, tw0, keep, threshold)
