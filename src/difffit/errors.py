@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "DiffFitError",
+    "FetchError",
     "FitError",
     "MapFormatError",
     "ResultsError",
@@ -39,3 +40,7 @@ class FitError(DiffFitError):
 
 class ResultsError(DiffFitError):
     """A results folder is missing, incomplete or of an unknown format version."""
+
+
+class FetchError(DiffFitError):
+    """An entry cannot be downloaded (offline, not found, broken off) or its file is damaged."""

@@ -31,6 +31,7 @@ def _subcommands():
         "composite_cmd",
         "screen_cmd",
         "view_cmd",
+        "fetch_cmd",
     ):
         try:
             mods.append(__import__(f"difffit.cli.{name}", fromlist=["run"]))
