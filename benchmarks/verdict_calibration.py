@@ -13,11 +13,9 @@ Fisher-z of its correlation and of its cam against all clusters of the run.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
