@@ -45,6 +45,7 @@ export function createApi(token, fetchFn = globalThis.fetch.bind(globalThis)) {
             headers['Content-Type'] = 'application/json';
             init.body = JSON.stringify(body || {});
         }
+        // an action (POST) carries its token in the header only, as its body is JSON
         const r = await fetchFn(body !== undefined && !params ? path : url(path, params), init);
         if (!r.ok) {
             let data = null;

@@ -235,7 +235,7 @@ export function createMolstarView({ element, api, search, onPickFit }) {
         m.color = color;
     }
 
-    /** Bring the models to those state asks for (table-model.js desiredModels) and focus on the
+    /** Bring the models to those state asks for (table-model.mjs desiredModels) and focus on the
      * selected one when it changed; stops early when isStale() (a newer state came in). */
     function syncModels(state, isStale) {
         return held(async () => {
