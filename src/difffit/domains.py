@@ -63,6 +63,7 @@ __all__ = [
     "domain_labels",
     "domain_structure",
     "parse_domain_spec",
+    "residue_ranges",
     "residue_table",
     "split_domains",
 ]
@@ -256,8 +257,8 @@ def detect_alphafold(structure: Structure) -> AlphaFoldInfo:
     """Look for signs that ``structure`` is a predicted model with pLDDT in the B column.
 
     Evidence, strongest first: an AlphaFold DB file name (``AF-<UniProt>-F<n>``); a predictor's
-    name (AlphaFold, ColabFold, ESMFold ...) in the title (PDB TITLE, mmCIF ``_struct.title``)
-    or an mmCIF ModelCIF ``_ma_qa_metric`` record kept by gemmi; or, without either, a B column
+    name (AlphaFold, ColabFold, ESMFold ...) in the title (PDB TITLE, mmCIF ``_struct.title``,
+    which AlphaFold DB files carry in both formats); or, without either, a B column
     that holds one value per residue, all within 0-100, with mean >= 50 (crystal B-factors vary
     within a residue). A name or title hint counts only when the B column is pLDDT-like too.
     """
@@ -292,9 +293,7 @@ def detect_alphafold(structure: Structure) -> AlphaFoldInfo:
         info = dict(model.info) if hasattr(model, "info") else {}
         title = str(info.get("_struct.title", ""))
         if any(p in title.upper() for p in _PREDICTORS):
-            hints.append(f"title: {title[:60]}")
-        if any(k.startswith("_ma_") for k in info):
-            hints.append("mmCIF ModelCIF (_ma_) records")
+            hints.append(f"title: {title[:60].strip()}")
     if hints and plddt_like:
         return AlphaFoldInfo(True, f"{hints[0]}; {spread}", True)
     if hints:
@@ -487,8 +486,8 @@ def _labels_from_segments(
             if clash.any():
                 i = int(np.flatnonzero(clash)[0])
                 raise ConfigError(
-                    f"--domains: residue {table.label(i)} is in domain {labels[i] + 1} and in "
-                    f"domain {k + 1} ({seg}): give each residue to one domain"
+                    f"--domains: residue {table.label(i)} is in two domains ({labels[i]} and "
+                    f"{k}, counted from 0; {seg}): give each residue to one domain"
                 )
             labels[sel] = k
     return labels
@@ -773,6 +772,13 @@ def _describe(table: ResidueTable, labels: np.ndarray, plddt: np.ndarray | None)
     return tuple(domains)
 
 
+def residue_ranges(table: ResidueTable, mask: np.ndarray) -> str:
+    """The residues in ``mask`` ((m,) bool over ``table``) as ranges, ``A:1-29+A:60-121``."""
+    labels = np.where(np.asarray(mask, dtype=bool), 0, -1)
+    described = _describe(table, labels, None)
+    return described[0].ranges if described else ""
+
+
 def domain_structure(structure: Structure, split: DomainSplit, index: int) -> Structure:
     """The atoms of domain ``index`` (-1: the atoms in no domain) as a structure of their own.
 
@@ -781,7 +787,7 @@ def domain_structure(structure: Structure, split: DomainSplit, index: int) -> St
     """
     labels = domain_labels(structure, split)
     mask = labels == index
-    suffix = f"_domain{index + 1}" if index >= 0 else "_unassigned"
+    suffix = f"_domain{index}" if index >= 0 else "_unassigned"
     sub = structure.subset(mask, name=structure.name + suffix)
     if structure.model is not None:
         keep = {
