@@ -36,7 +36,8 @@ Three ways to get domains (:class:`DomainMethod`):
     joins the segments of one domain (``"A:1-29+A:60-121+A:160-214,A:122-159,A:30-59"``); the
     chain may be left out when the structure has one chain. See :func:`parse_domain_spec`.
 
-Domains are numbered in the order of their first residue in the file.
+Domains found automatically are numbered in the order of their first residue in the file; domains
+given by hand keep the order they were given in.
 """
 
 from __future__ import annotations
@@ -550,7 +551,8 @@ def split_domains(
         labels = _split_contacts(table, active, config, structure, n_filtered)
         labels = _attach_ligands(table, labels, config.ligand_distance)
         method = DomainMethod.CONTACTS
-    labels = _renumber(labels)
+    if method is not DomainMethod.MANUAL:
+        labels = _renumber(labels)
     return DomainSplit(
         structure_name=structure.name,
         method=method,
