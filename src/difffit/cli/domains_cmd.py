@@ -99,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
         f"{st.name}: {'AlphaFold model' if af.is_alphafold else 'not an AlphaFold model'} ({af.reason})"
     )
     how = {"pae": "PAE graph", "contacts": "CA contact graph", "manual": "given by hand"}
-    print(f"{split.n_domains} domains ({how[split.method.value]}):")
+    plural = "domain" if split.n_domains == 1 else "domains"
+    print(f"{split.n_domains} {plural} ({how[split.method.value]}):")
     for d in split.domains:
         plddt = f", mean pLDDT {d.mean_plddt:.1f}" if d.mean_plddt is not None else ""
         print(f"  {d.index}: {d.n_residues} residues {d.ranges}{plddt}")
@@ -109,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
             if split.plddt_filtered
             else ""
         )
-        print(f"  -1: {split.n_unassigned} residues in no domain{why}, carried along")
+        n = split.n_unassigned
+        print(f"  -1: {n} residue{'s' if n != 1 else ''} in no domain{why}, carried along")
     print(f"\n{DOMAINS_CSV}, residues.csv and one file per domain in {args.out}/")
     return 0
