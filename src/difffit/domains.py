@@ -242,7 +242,7 @@ class AlphaFoldInfo:
     reason : str
         The evidence, in words (``"file name AF-P69441-F1"``, ``"title: ALPHAFOLD ..."``).
     plddt_like : bool
-        The B column holds one value per residue, all within 0-100 (what pLDDT looks like).
+        The B column reads as pLDDT (see :func:`detect_alphafold`).
     """
 
     is_alphafold: bool
@@ -251,37 +251,21 @@ class AlphaFoldInfo:
 
 
 _AF_NAME = re.compile(r"AF-[A-Z0-9]+-F\d+", re.IGNORECASE)
-_PREDICTORS = ("ALPHAFOLD", "COLABFOLD", "ESMFOLD", "ROSETTAFOLD", "OPENFOLD", "BOLTZ", "CHAI")
+_PREDICTORS = ("ALPHAFOLD", "COLABFOLD", "ESMFOLD", "ROSETTAFOLD", "OPENFOLD", "BOLTZ")
 
 
-def detect_alphafold(structure: Structure) -> AlphaFoldInfo:
+def detect_alphafold(structure: Structure, table: ResidueTable | None = None) -> AlphaFoldInfo:
     """Look for signs that ``structure`` is a predicted model with pLDDT in the B column.
 
-    Evidence, strongest first: an AlphaFold DB file name (``AF-<UniProt>-F<n>``); a predictor's
-    name (AlphaFold, ColabFold, ESMFold ...) in the title (PDB TITLE, mmCIF ``_struct.title``,
-    which AlphaFold DB files carry in both formats); or, without either, a B column
-    that holds one value per residue, all within 0-100, with mean >= 50 (crystal B-factors vary
-    within a residue). A name or title hint counts only when the B column is pLDDT-like too.
+    Evidence: an AlphaFold DB file name (``AF-<UniProt>-F<n>``) or a predictor's name
+    (AlphaFold, ColabFold, ESMFold ...) in the file name or the title (PDB TITLE, mmCIF
+    ``_struct.title``, which AlphaFold DB files carry in both formats), together with a B column
+    within 0-100 that is not all one value (per-atom pLDDT, as AlphaFold 3 writes, is accepted
+    then); or, without a hint, a B column that holds one value per residue, all within 0-100,
+    with mean >= 50 (crystal B-factors vary within a residue). ``table`` is
+    :func:`residue_table` of the structure, when already made.
     """
     b = structure.b_factors
-    plddt_like = False
-    spread = ""
-    if b is not None and len(b):
-        table = residue_table(structure)
-        per_res = table.b_mean[table.atom_residue]
-        within = float(np.abs(b - per_res).max())
-        in_range = float(b.min()) >= 0.0 and float(b.max()) <= 100.0
-        distinct = len(np.unique(np.round(table.b_mean, 2))) > 1
-        plddt_like = within < 0.01 and in_range and distinct
-        spread = (
-            f"one B value per residue, {b.min():.0f}-{b.max():.0f}"
-            if plddt_like
-            else "B values vary within residues"
-            if within >= 0.01
-            else "B values outside 0-100"
-            if not in_range
-            else "all B values equal"
-        )
     hints = []
     names = [structure.name] + ([structure.source.name] if structure.source else [])
     for n in names:
@@ -289,19 +273,38 @@ def detect_alphafold(structure: Structure) -> AlphaFoldInfo:
         if found:
             hints.append(f"file name {found.group(0)}")
             break
+        if any(p in str(n).upper() for p in _PREDICTORS):
+            hints.append(f"file name {n}")
+            break
     model = structure.model
-    if model is not None:
-        info = dict(model.info) if hasattr(model, "info") else {}
-        title = str(info.get("_struct.title", ""))
-        if any(p in title.upper() for p in _PREDICTORS):
-            hints.append(f"title: {title[:60].strip()}")
-    if hints and plddt_like:
-        return AlphaFoldInfo(True, f"{hints[0]}; {spread}", True)
+    info = dict(model.info) if model is not None and hasattr(model, "info") else {}
+    title = str(info.get("_struct.title", ""))
+    if any(p in title.upper() for p in _PREDICTORS):
+        hints.append(f"title: {title[:60].strip()}")
+    if b is None or len(b) == 0:
+        return AlphaFoldInfo(
+            False, f"{hints[0]}, but no B column" if hints else "no B column", False
+        )
+    table = table if table is not None else residue_table(structure)
+    within = float(np.abs(b - table.b_mean[table.atom_residue]).max())
+    in_range = float(b.min()) >= 0.0 and float(b.max()) <= 100.0
+    distinct = len(np.unique(np.round(table.b_mean, 2))) > 1
+    per_residue = within < 0.01
+    rng = f"{b.min():.0f}-{b.max():.0f}"
+    if not in_range:
+        spread = "B values outside 0-100"
+    elif not distinct:
+        spread = "all B values equal"
+    elif per_residue:
+        spread = f"one B value per residue, {rng}"
+    else:
+        spread = f"B values vary within residues, {rng}"
     if hints:
-        return AlphaFoldInfo(False, f"{hints[0]}, but {spread or 'no B column'}", False)
-    if plddt_like and b is not None and float(np.mean(b)) >= 50.0:
+        ok = in_range and distinct
+        return AlphaFoldInfo(ok, f"{hints[0]}; {spread}" if ok else f"{hints[0]}, but {spread}", ok)
+    if in_range and distinct and per_residue and float(np.mean(b)) >= 50.0:
         return AlphaFoldInfo(True, f"{spread} (pLDDT-like; no name or title hint)", True)
-    return AlphaFoldInfo(False, spread or "no B column", plddt_like)
+    return AlphaFoldInfo(False, spread, False)
 
 
 # ---------------------------------------------------------------------------- domains
@@ -528,11 +531,11 @@ def split_domains(
     if pae is not None and domains is not None:
         raise ConfigError("give either a PAE matrix or domains by hand, not both")
     table = residue_table(structure)
-    af = detect_alphafold(structure)
+    af = detect_alphafold(structure, table)
     use_plddt = af.is_alphafold if config.use_plddt is None else bool(config.use_plddt)
     if use_plddt and table.b_mean is None:
         raise ConfigError(f"{structure.name}: no B column to read pLDDT from")
-    plddt = table.b_mean if (use_plddt or af.plddt_like) else None
+    plddt = table.b_mean if (use_plddt or af.plddt_like) else None  # reported per domain
     n_filtered = 0
     if domains is not None:
         segs = parse_domain_spec(domains, structure) if isinstance(domains, str) else domains
@@ -556,7 +559,7 @@ def split_domains(
     return DomainSplit(
         structure_name=structure.name,
         method=method,
-        domains=_describe(table, labels, plddt if af.plddt_like or use_plddt else None),
+        domains=_describe(table, labels, plddt),
         residues=table,
         residue_labels=labels,
         alphafold=af,
@@ -674,7 +677,7 @@ def _clean_up(labels: np.ndarray, weights, chain_of: np.ndarray, config: DomainC
     """Short runs join a sequence neighbour; small domains join their best-connected domain;
     domains sharing too much contact weight merge. One change per pass, until none applies."""
     labels = labels.copy()
-    for _ in range(100):
+    for _ in range(2 * len(labels) + 10):  # each pass removes a run or a domain
         changed = False
         # 1. the shortest run shorter than min_segment joins the neighbour it touches most
         runs = [r for r in _runs(labels, chain_of) if labels[r[0]] >= 0]

@@ -119,13 +119,21 @@ def test_detect_alphafold_needs_plddt_like_b(rng):
     varying = dataclasses.replace(
         st, name="AF-P00000-F1", b_factors=rng.uniform(10, 60, size=len(st))
     )
-    info = detect_alphafold(varying)
+    info = detect_alphafold(varying)  # per-atom pLDDT (AlphaFold 3) with a name hint
+    assert info.is_alphafold and "vary within residues" in info.reason
+    crystal = dataclasses.replace(varying, name="1abc")
+    info = detect_alphafold(crystal)
     assert not info.is_alphafold and "vary within residues" in info.reason
+    colabfold = dataclasses.replace(st, name="x_unrelaxed_rank_001_alphafold2_ptm_model_1")
+    colabfold = dataclasses.replace(colabfold, b_factors=np.repeat(rng.uniform(30, 95, 100), 5))
+    assert detect_alphafold(colabfold).is_alphafold
+    assert not detect_alphafold(dataclasses.replace(st, name="chain_A")).is_alphafold
     per_res = np.repeat(rng.uniform(60, 95, size=100), 5)  # 5 atoms per residue, no hint
     info = detect_alphafold(dataclasses.replace(st, b_factors=per_res))
     assert info.is_alphafold and "no name or title hint" in info.reason
     flat = dataclasses.replace(st, name="AF-P00000-F1", b_factors=np.full(len(st), 20.0))
-    assert not detect_alphafold(flat).is_alphafold
+    info = detect_alphafold(flat)
+    assert not info.is_alphafold and "but all B values equal" in info.reason
 
 
 def test_too_short_to_split(rng):
