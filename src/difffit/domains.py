@@ -286,9 +286,11 @@ def detect_alphafold(structure: Structure, table: ResidueTable | None = None) ->
             False, f"{hints[0]}, but no B column" if hints else "no B column", False
         )
     table = table if table is not None else residue_table(structure)
-    within = float(np.abs(b - table.b_mean[table.atom_residue]).max())
+    b_mean = table.b_mean
+    assert b_mean is not None  # the table of a structure with a B column
+    within = float(np.abs(b - b_mean[table.atom_residue]).max())
     in_range = float(b.min()) >= 0.0 and float(b.max()) <= 100.0
-    distinct = len(np.unique(np.round(table.b_mean, 2))) > 1
+    distinct = len(np.unique(np.round(b_mean, 2))) > 1
     per_residue = within < 0.01
     rng = f"{b.min():.0f}-{b.max():.0f}"
     if not in_range:
@@ -447,13 +449,13 @@ def parse_domain_spec(spec: str, structure: Structure | None = None) -> list[lis
             if end < start:
                 raise ConfigError(f"--domains: {s_text!r} ends before it starts")
             if chain is None:
-                if chains is not None and len(chains) != 1:
+                if structure is not None and chains is not None and len(chains) != 1:
                     raise ConfigError(
                         f"--domains: {s_text!r} needs a chain ({structure.name} has chains "
                         f"{', '.join(chains)}), e.g. {chains[0] or 'A'}:{start}-{end}"
                     )
                 chain = chains[0] if chains else ""
-            if chains is not None:
+            if structure is not None:
                 _check_segment(structure, Segment(chain, start, end), s_text)
             segs.append(Segment(chain, start, end))
         out.append(segs)
@@ -547,7 +549,7 @@ def split_domains(
         method = DomainMethod.PAE
     else:
         active = table.polymer.copy()
-        if use_plddt:
+        if use_plddt and table.b_mean is not None:
             low = active & (table.b_mean < config.plddt_cutoff)
             n_filtered = int(low.sum())
             active &= ~low
@@ -724,10 +726,10 @@ def _clean_up(labels: np.ndarray, weights, chain_of: np.ndarray, config: DomainC
         total = block.sum(axis=1)
         frac = block / np.maximum(np.minimum(total[:, None], total[None, :]), 1e-12)
         np.fill_diagonal(frac, 0.0)
-        a, b = np.unravel_index(int(np.argmax(frac)), frac.shape)
-        if frac[a, b] <= config.max_interface_fraction:
+        i, j = (int(x) for x in np.unravel_index(int(np.argmax(frac)), frac.shape))
+        if frac[i, j] <= config.max_interface_fraction:
             return labels
-        labels[labels == ks[max(a, b)]] = ks[min(a, b)]
+        labels[labels == ks[max(i, j)]] = ks[min(i, j)]
     return labels
 
 
@@ -771,7 +773,7 @@ def _describe(table: ResidueTable, labels: np.ndarray, plddt: np.ndarray | None)
                 segs[-1] = Segment(chain, segs[-1].start, num)
             else:
                 segs.append(Segment(chain, num, num))
-            prev = i
+            prev = int(i)
         mean = float(plddt[sel].mean()) if plddt is not None else None
         domains.append(Domain(k, tuple(segs), int(sel.sum()), mean))
     return tuple(domains)
