@@ -216,3 +216,28 @@ def test_ligand_follows_nearest_domain(rng):
     both = _join([st, lig], name="with_ions")
     split = split_domains(both, pae=_block_pae((50, 50)))
     assert list(split.residue_labels[-2:]) == [1, -1]
+
+
+def test_write_domains_tables_and_files(rng, tmp_path):
+    from difffit.io import read_structure
+    from difffit.io.domains import write_domains
+
+    st = _blobs(rng)
+    split = split_domains(st, domains="A:21-50,A:1-20+A:51-60")
+    files = write_domains(st, split, tmp_path / "out", fmt="pdb")
+    assert [f.name for f in files] == [
+        "two_blobs_domain0.pdb", "two_blobs_domain1.pdb", "two_blobs_unassigned.pdb"
+    ]  # fmt: skip
+    rows = (tmp_path / "out" / "domains.csv").read_text().splitlines()
+    assert rows == [
+        "domain,chains,ranges,residues,mean_plddt,file",
+        "0,A,A:21-50,30,,two_blobs_domain0.pdb",
+        "1,A,A:1-20+A:51-60,30,,two_blobs_domain1.pdb",
+        "-1,A,A:61-100,40,,two_blobs_unassigned.pdb",
+    ]
+    assert [read_structure(f).n_residues for f in files] == [30, 30, 40]
+    res = (tmp_path / "out" / "residues.csv").read_text().splitlines()
+    assert res[0] == "chain,residue,icode,name,domain,plddt" and res[21].startswith("A,21,,")
+    assert res[21].split(",")[4] == "0" and len(res) == 101
+    with pytest.raises(ConfigError, match="not a folder"):
+        write_domains(st, split, files[0])
