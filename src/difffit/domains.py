@@ -258,8 +258,9 @@ def detect_alphafold(structure: Structure, table: ResidueTable | None = None) ->
     """Look for signs that ``structure`` is a predicted model with pLDDT in the B column.
 
     Evidence: an AlphaFold DB file name (``AF-<UniProt>-F<n>``) or a predictor's name
-    (AlphaFold, ColabFold, ESMFold ...) in the file name or the title (PDB TITLE, mmCIF
-    ``_struct.title``, which AlphaFold DB files carry in both formats), together with a B column
+    (AlphaFold, ColabFold, ESMFold ...) in the file name, the mmCIF block name, the title (PDB
+    TITLE, mmCIF ``_struct.title``, which AlphaFold DB files carry in both formats) or the mmCIF
+    ``_software`` records, together with a B column
     within 0-100 that is not all one value (per-atom pLDDT, as AlphaFold 3 writes, is accepted
     then); or, without a hint, a B column that holds one value per residue, all within 0-100,
     with mean >= 50 (crystal B-factors vary within a residue). ``table`` is
@@ -267,7 +268,10 @@ def detect_alphafold(structure: Structure, table: ResidueTable | None = None) ->
     """
     b = structure.b_factors
     hints = []
+    model = structure.model
     names = [structure.name] + ([structure.source.name] if structure.source else [])
+    if model is not None and getattr(model, "name", ""):
+        names.append(str(model.name))  # the mmCIF data block name (AF-...-F1-model_v4)
     for n in names:
         found = _AF_NAME.search(str(n))
         if found:
@@ -276,11 +280,14 @@ def detect_alphafold(structure: Structure, table: ResidueTable | None = None) ->
         if any(p in str(n).upper() for p in _PREDICTORS):
             hints.append(f"file name {n}")
             break
-    model = structure.model
     info = dict(model.info) if model is not None and hasattr(model, "info") else {}
     title = str(info.get("_struct.title", ""))
     if any(p in title.upper() for p in _PREDICTORS):
         hints.append(f"title: {title[:60].strip()}")
+    software = [str(sw.name) for sw in getattr(getattr(model, "meta", None), "software", [])]
+    for name in software:
+        if any(p in name.upper() for p in _PREDICTORS):
+            hints.append(f"software: {name}")
     if b is None or len(b) == 0:
         return AlphaFoldInfo(
             False, f"{hints[0]}, but no B column" if hints else "no B column", False

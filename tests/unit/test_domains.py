@@ -241,3 +241,48 @@ def test_write_domains_tables_and_files(rng, tmp_path):
     assert res[21].split(",")[4] == "0" and len(res) == 101
     with pytest.raises(ConfigError, match="not a folder"):
         write_domains(st, split, files[0])
+
+
+AF_CIF = """\
+data_AF-P12345-F1-model_v4
+_struct.title 'Computed model'
+loop_
+_software.pdbx_ordinal
+_software.name
+1 AlphaFold
+loop_
+_atom_site.group_PDB
+_atom_site.id
+_atom_site.type_symbol
+_atom_site.label_atom_id
+_atom_site.label_alt_id
+_atom_site.label_comp_id
+_atom_site.label_asym_id
+_atom_site.label_entity_id
+_atom_site.label_seq_id
+_atom_site.pdbx_PDB_ins_code
+_atom_site.Cartn_x
+_atom_site.Cartn_y
+_atom_site.Cartn_z
+_atom_site.occupancy
+_atom_site.B_iso_or_equiv
+_atom_site.auth_seq_id
+_atom_site.auth_asym_id
+_atom_site.pdbx_PDB_model_num
+ATOM 1 N N . MET A 1 1 ? 1.0 2.0 3.0 1.00 45.5 1 A 1
+ATOM 2 C CA . MET A 1 1 ? 2.0 2.0 3.0 1.00 45.5 1 A 1
+ATOM 3 N N . GLY A 1 2 ? 4.0 2.0 3.0 1.00 88.1 2 A 1
+ATOM 4 C CA . GLY A 1 2 ? 5.0 2.0 3.0 1.00 88.1 2 A 1
+"""
+
+
+def test_detect_alphafold_from_mmcif_software_record(tmp_path):
+    from difffit.io import read_structure
+
+    path = tmp_path / "model.cif"  # neither the file name nor the title says AlphaFold
+    path.write_text(AF_CIF)
+    info = detect_alphafold(read_structure(path))
+    assert info.is_alphafold and info.reason.startswith("file name AF-P12345-F1")
+    path.write_text(AF_CIF.replace("data_AF-P12345-F1-model_v4", "data_model"))
+    info = detect_alphafold(read_structure(path))
+    assert info.is_alphafold and info.reason.startswith("software: AlphaFold")
