@@ -775,7 +775,10 @@ def _describe(table: ResidueTable, labels: np.ndarray, plddt: np.ndarray | None)
         for i in np.flatnonzero(sel):
             chain = str(table.chains[i])
             num = int(table.numbers[i])
-            contiguous = i == prev + 1 and segs and segs[-1].chain == chain
+            # the next residue in the file, same chain, same or next number (insertion codes)
+            contiguous = (
+                i == prev + 1 and segs and segs[-1].chain == chain and 0 <= num - segs[-1].end <= 1
+            )
             if contiguous:
                 segs[-1] = Segment(chain, segs[-1].start, num)
             else:

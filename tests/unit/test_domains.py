@@ -286,3 +286,15 @@ def test_detect_alphafold_from_mmcif_software_record(tmp_path):
     path.write_text(AF_CIF.replace("data_AF-P12345-F1-model_v4", "data_model"))
     info = detect_alphafold(read_structure(path))
     assert info.is_alphafold and info.reason.startswith("software: AlphaFold")
+
+
+def test_ranges_split_at_numbering_gaps(rng):
+    st = _blobs(rng)
+    gap = dataclasses.replace(
+        st,
+        residue_numbers=np.where(
+            st.residue_numbers > 50, st.residue_numbers + 10, st.residue_numbers
+        ),
+    )
+    split = split_domains(gap, domains="A:1-110")
+    assert split.domains[0].ranges == "A:1-50+A:61-110" and split.domains[0].n_residues == 100
