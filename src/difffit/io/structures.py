@@ -11,8 +11,8 @@ element is guessed from the atom name *with the residue in mind*, not from the n
 
 - amino acids and nucleotides: the first letter of the name (leading digits skipped, so 1HG1
   is a hydrogen), except SE of selenomethionine;
-- ion residues (the residue name is an element and the only atom has that name, e.g. CA/CA, ZN,
-  MG, NA, CL; CHARMM's SOD, CLA, POT, CAL): that element;
+- ion residues (the residue name is an element symbol and the atom has the residue's name, e.g.
+  CA/CA, ZN, MG, NA, CL; CHARMM's SOD, CLA, POT, CAL): that element;
 - other residues (ligands): a two-letter metal or halogen prefix (CL, BR, FE, ZN, MG, MN, CU,
   NI, CO, SE) followed by digits or nothing, else the first letter.
 """
