@@ -44,6 +44,9 @@ class Structure:
         File the structure was read from.
     chains : tuple of str
         Chain IDs present, in file order.
+    b_factors : (n,) float64 array or None
+        The B column of the file (isotropic B, Å²; the pLDDT of AlphaFold models), or None for
+        a structure built from arrays.
     """
 
     name: str
@@ -57,6 +60,7 @@ class Structure:
     insertion_codes: np.ndarray
     source: Path | None = None
     model: Any = None  #: the parsed gemmi.Structure (first model only), for writing
+    b_factors: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.coords_xyz)
@@ -78,6 +82,12 @@ class Structure:
             arr = arr.copy()
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
+        if self.b_factors is not None:
+            b = np.array(self.b_factors, dtype=np.float64).reshape(-1)
+            if len(b) != n:
+                raise ValueError(f"b_factors has {len(b)} entries for {n} atoms")
+            b.setflags(write=False)
+            object.__setattr__(self, "b_factors", b)
         if n == 0:
             where = f"{self.source}: " if self.source else ""
             raise StructureError(f"{where}no heavy atoms in the structure")
@@ -186,6 +196,7 @@ class Structure:
             insertion_codes=self.insertion_codes[mask],
             source=self.source,
             model=self.model,
+            b_factors=None if self.b_factors is None else self.b_factors[mask],
         )
 
     def select_chains(self, chains: list[str] | tuple[str, ...]) -> Structure:

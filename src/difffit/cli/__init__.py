@@ -28,6 +28,7 @@ def _subcommands():
         "simulate_cmd",
         "zero_cmd",
         "split_cmd",
+        "domains_cmd",
         "composite_cmd",
         "screen_cmd",
         "view_cmd",

@@ -3,10 +3,23 @@
 Reading keeps the first model only, resolves alternative conformations to the first altloc,
 drops waters and hydrogens from the atoms used for fitting (the written model keeps them), and
 records everything else for writing the fitted copy.
+
+Elements come from the element column (PDB columns 77-78, mmCIF ``_atom_site.type_symbol``)
+where the file has one. Where it is blank (CHARMM-style PDB files such as the ADK pair), the
+element is guessed from the atom name *with the residue in mind*, not from the name alone
+(which turns HG1, CD1 and CA of amino acids into mercury, cadmium and calcium):
+
+- amino acids and nucleotides: the first letter of the name (leading digits skipped, so 1HG1
+  is a hydrogen), except SE of selenomethionine;
+- ion residues (the residue name is an element symbol and the atom has the residue's name, e.g.
+  CA/CA, ZN, MG, NA, CL; CHARMM's SOD, CLA, POT, CAL): that element;
+- other residues (ligands): a two-letter metal or halogen prefix (CL, BR, FE, ZN, MG, MN, CU,
+  NI, CO, SE) followed by digits or nothing, else the first letter.
 """
 
 from __future__ import annotations
 
+import gzip
 import logging
 import os
 from pathlib import Path
@@ -19,7 +32,13 @@ from difffit.geometry import RigidTransform
 from difffit.io.atomic import atomic_write_bytes
 from difffit.structure import Structure
 
-__all__ = ["STRUCTURE_SUFFIXES", "read_structure", "structure_format", "write_structure"]
+__all__ = [
+    "STRUCTURE_SUFFIXES",
+    "guess_element",
+    "read_structure",
+    "structure_format",
+    "write_structure",
+]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +65,120 @@ def _stem(path: Path) -> str:
         if name.lower().endswith(suffix):
             name = name[: -len(suffix)]
     return name
+
+
+#: Residue names that are amino acids or nucleotides in CHARMM/AMBER files but not in the CCD.
+_FORCE_FIELD_POLYMER = frozenset(
+    {"HSD", "HSE", "HSP", "HID", "HIE", "HIP", "CYX", "ASH", "GLH", "LYN", "ADE", "CYT", "GUA",
+     "THY", "URA"}
+)  # fmt: skip
+#: Ions that force fields name differently: (residue, atom) -> element.
+_FORCE_FIELD_IONS = {
+    ("SOD", "SOD"): "Na",
+    ("CLA", "CLA"): "Cl",
+    ("POT", "POT"): "K",
+    ("CAL", "CAL"): "Ca",
+    ("CES", "CES"): "Cs",
+    ("IOD", "I"): "I",
+}
+_LIGAND_TWO_LETTER = ("CL", "BR", "FE", "ZN", "MG", "MN", "CU", "NI", "CO", "SE")
+
+
+def _is_polymer_residue(name: str) -> bool:
+    if name in _FORCE_FIELD_POLYMER:
+        return True
+    info = gemmi.find_tabulated_residue(name)
+    return info is not None and (info.is_amino_acid() or info.is_nucleic_acid())
+
+
+def guess_element(atom_name: str, residue_name: str) -> str:
+    """The element of an atom from its name and its residue, for files without element column.
+
+    Returns the symbol (``"C"``, ``"Se"``, ``"Zn"``; ``"X"`` when nothing fits). See the module
+    docstring for the rules.
+    """
+    name = atom_name.strip().upper()
+    res = residue_name.strip().upper()
+    if (res, name) in _FORCE_FIELD_IONS:
+        return _FORCE_FIELD_IONS[(res, name)]
+    letters = name.lstrip("0123456789")
+    if not letters:
+        return "X"
+    if _is_polymer_residue(res):
+        if res == "MSE" and name == "SE":
+            return "Se"
+        return letters[0]
+    if name == res and gemmi.Element(name).atomic_number > 0 and len(name) <= 2:
+        return gemmi.Element(name).name  # an ion: CA, ZN, MG, NA, CL, K ...
+    rest = letters[2:]
+    if letters[:2] in _LIGAND_TWO_LETTER and (not rest or rest.isdigit()):
+        return gemmi.Element(letters[:2]).name
+    el = gemmi.Element(letters[0])
+    return el.name if el.atomic_number > 0 else "X"
+
+
+def _hy36_decode(text: str) -> int | None:
+    """A PDB residue number (4 columns, plain or hybrid-36); None when unreadable."""
+    text = text.strip()
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        if text[:1].isupper():
+            return int(text, 36) - 10 * 36**3 + 10**4
+        return int(text, 36) + 16 * 36**3 + 10**4
+    except ValueError:
+        return None
+
+
+def _blank_element_records(path: Path) -> bool | set[tuple[str, int | None, str, str]]:
+    """Which ATOM/HETATM records of the first model of a PDB file have no element column.
+
+    Returns False when every record has one (the usual case), True when none has, else the
+    set of (chain, residue number, insertion code, atom name) of those without.
+    """
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    blank: set[tuple[str, int | None, str, str]] = set()
+    n_records = 0
+    with opener(path, "rt", errors="replace") as fh:
+        for line in fh:
+            if line.startswith("ENDMDL"):
+                break
+            if not line.startswith(("ATOM  ", "HETATM")):
+                continue
+            n_records += 1
+            if not line[76:78].strip():
+                blank.add(
+                    (line[21:22].strip(), _hy36_decode(line[22:26]), line[26:27].strip(),
+                     line[12:16].strip())
+                )  # fmt: skip
+    if not blank:
+        return False
+    if len(blank) >= n_records:
+        return True
+    return blank
+
+
+def _fix_elements(st: gemmi.Structure, blank: bool | set) -> int:
+    """Re-guess, in place, the elements of atoms without element column (or read as X)."""
+    n_fixed = 0
+    for ch in st[0]:
+        for res in ch:
+            for atom in res:
+                if blank is True or atom.element.atomic_number == 0:
+                    guess = True
+                elif blank:
+                    key = (ch.name, res.seqid.num, res.seqid.icode.strip(), atom.name)
+                    guess = key in blank
+                else:
+                    guess = False
+                if guess:
+                    el = gemmi.Element(guess_element(atom.name, res.name))
+                    if el.name != atom.element.name:
+                        atom.element = el
+                        n_fixed += 1
+    return n_fixed
 
 
 def read_structure(
@@ -89,12 +222,16 @@ def read_structure(
         raise StructureError(f"{path}: no models (no ATOM/HETATM records)")
     while len(st) > 1:
         del st[len(st) - 1]
+    blank = _blank_element_records(path) if fmt == "pdb" else False
+    n_fixed = _fix_elements(st, blank)
+    if n_fixed:
+        log.debug("%s: %d elements guessed from atom and residue names", path, n_fixed)
     st.remove_alternative_conformations()
     st.remove_empty_chains()
     if not st.name:
         st.name = _stem(path)
 
-    xyz, elem, znum, aname, rname, chain, rnum, icode = [], [], [], [], [], [], [], []
+    xyz, elem, znum, aname, rname, chain, rnum, icode, bfac = [], [], [], [], [], [], [], [], []
     for ch in st[0]:
         for res in ch:
             if res.is_water():
@@ -111,6 +248,7 @@ def read_structure(
                 chain.append(ch.name)
                 rnum.append(res.seqid.num)
                 icode.append(res.seqid.icode.strip())
+                bfac.append(atom.b_iso)
     if not xyz:
         raise StructureError(f"{path}: no heavy atoms (only waters/hydrogens, or empty)")
     structure = Structure(
@@ -125,6 +263,7 @@ def read_structure(
         insertion_codes=np.array(icode),
         source=path,
         model=st,
+        b_factors=np.array(bfac, dtype=np.float64),
     )
     if chains:
         structure = structure.select_chains(list(chains))
