@@ -289,46 +289,13 @@ def _evaluate(
         clash_with = ";".join(f"{placed_labels[i]}:{counts[i]}" for i in np.flatnonzero(counts))
         ref = refs[name]
         rel = hit.cam / ref if ref else math.nan
-        if left[name] <= 0:
-            decision, reason = (
-                Decision.COPIES_PLACED,
-                f"all {copies[name]} copies of {name} are placed",
-            )
-        elif hit.cam < config.min_cam:
-            decision, reason = Decision.BELOW_BAR, f"cam {hit.cam:.3f} < min_cam {config.min_cam:g}"
-        elif ref is not None and hit.cam < config.relative_cam * ref:
-            decision, reason = (
-                Decision.BELOW_BAR,
-                (
-                    f"cam {hit.cam:.3f} < relative_cam {config.relative_cam:g} x {ref:.3f} "
-                    f"(cam of the first copy of {name})"
-                ),
-            )
-        elif frac > config.max_clash_fraction:
-            decision, reason = (
-                Decision.CLASH,
-                (
-                    f"{n_clash} of {len(xyz)} atoms ({frac:.1%}) within {config.clash_distance:g} Å "
-                    f"of placed atoms ({clash_with}); more than max_clash_fraction {config.max_clash_fraction:g}"
-                ),
-            )
-        elif hit.cam < defer_below:
-            decision, reason = (
-                Decision.DEFERRED,
-                (
-                    f"cam {hit.cam:.3f} < defer_fraction {config.defer_fraction:g} x {best:.3f} (the "
-                    "best accepted this round): fitted again after the surer placements are zeroed"
-                ),
-            )
-        elif config.max_per_round and n_accepted >= config.max_per_round:
-            decision, reason = Decision.ROUND_FULL, f"max_per_round {config.max_per_round} reached"
-        else:
-            decision = Decision.ACCEPT
-            reason = f"cam {hit.cam:.3f}" + (
-                f" = {rel:.2f} x first copy" if ref else " (first copy)"
-            )
-            if n_clash:
-                reason += f"; {n_clash} atoms within {config.clash_distance:g} Å of {clash_with}"
+        round_full = bool(config.max_per_round) and n_accepted >= config.max_per_round
+        decision, reason = _decide(
+            hit, name, config, ref=ref, rel=rel, left=left[name], copies=copies[name],
+            n_clash=n_clash, n_atoms=len(xyz), clash_with=clash_with,
+            defer_below=defer_below, best=best, round_full=round_full,
+        )  # fmt: skip
+        if decision is Decision.ACCEPT:
             n_accepted += 1
             left[name] -= 1
             if ref is None:
@@ -342,6 +309,51 @@ def _evaluate(
             )
         )
     return tuple(out)
+
+
+def _decide(
+    hit: ClusterHit,
+    name: str,
+    config: CompositeConfig,
+    *,
+    ref: float | None,
+    rel: float,
+    left: float,
+    copies: int | None,
+    n_clash: int,
+    n_atoms: int,
+    clash_with: str,
+    defer_below: float,
+    best: float,
+    round_full: bool,
+) -> tuple[Decision, str]:
+    """The confidence bar, the clash check and the deferral for one candidate, in that order."""
+    frac = n_clash / n_atoms
+    if left <= 0:
+        return Decision.COPIES_PLACED, f"all {copies} copies of {name} are placed"
+    if hit.cam < config.min_cam:
+        return Decision.BELOW_BAR, f"cam {hit.cam:.3f} < min_cam {config.min_cam:g}"
+    if ref is not None and hit.cam < config.relative_cam * ref:
+        return Decision.BELOW_BAR, (
+            f"cam {hit.cam:.3f} < relative_cam {config.relative_cam:g} x {ref:.3f} "
+            f"(cam of the first copy of {name})"
+        )
+    if frac > config.max_clash_fraction:
+        return Decision.CLASH, (
+            f"{n_clash} of {n_atoms} atoms ({frac:.1%}) within {config.clash_distance:g} Å "
+            f"of placed atoms ({clash_with}); more than max_clash_fraction {config.max_clash_fraction:g}"
+        )
+    if hit.cam < defer_below:
+        return Decision.DEFERRED, (
+            f"cam {hit.cam:.3f} < defer_fraction {config.defer_fraction:g} x {best:.3f} (the "
+            "best accepted this round): fitted again after the surer placements are zeroed"
+        )
+    if round_full:
+        return Decision.ROUND_FULL, f"max_per_round {config.max_per_round} reached"
+    reason = f"cam {hit.cam:.3f}" + (f" = {rel:.2f} x first copy" if ref else " (first copy)")
+    if n_clash:
+        reason += f"; {n_clash} atoms within {config.clash_distance:g} Å of {clash_with}"
+    return Decision.ACCEPT, reason
 
 
 def _zero_fill(level: float) -> float:
