@@ -86,8 +86,8 @@ def assembly_model(
         if model is None:
             out.add_model(gemmi.Model(moved[0].num) if hasattr(moved[0], "num") else moved[0])
             model = out[0]
-            for ch in [c.name for c in model]:
-                model.remove_chain(ch)
+            for old in [c.name for c in model]:
+                model.remove_chain(old)
         for ch in moved[0]:
             new = ch.clone()
             new.name = rename.get(ch.name, ch.name)

@@ -329,7 +329,7 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
     return man
 
 
-def read_clusters_csv(path: str | Path) -> list[dict[str, Any]]:
+def read_clusters_csv(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """Rows of a ``clusters.csv`` (or ``placements.csv``) with numbers parsed."""
     path = Path(path)
     if not path.exists():

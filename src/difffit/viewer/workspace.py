@@ -376,7 +376,11 @@ class Workspace:
             flat = np.stack(
                 [np.asarray(fits[c], dtype=np.float64) for c in TRANSFORM_COLUMNS], axis=1
             )
-            centres, values, groups, ids, ranks = [], [], [], [], []
+            centres: list[np.ndarray] = []
+            values: list[np.ndarray] = []
+            groups: list[str] = []
+            ids: list[int] = []
+            ranks: list[int] = []
             for name in names:
                 if name not in entries:
                     continue
