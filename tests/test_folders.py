@@ -146,3 +146,25 @@ def test_v1_composite_folder_opens_in_the_viewer(tmp_path):
     cands = RunFolder.open(v1 / "composite")
     assert cands.rounds[0].accepted == ("q#1", "p#1")
     assert Decision("accept") is Decision.ACCEPT and str(Decision.CLASH) == "clash"
+
+
+def test_undo_makes_the_round_wait_again(tmp_path):
+    from difffit.composite.session import RunSession
+
+    v1 = fixtures(tmp_path)
+    session = RunSession(RunFolder.open(v1 / "manual"))
+    rnd = session.accept([(1, 1)])
+    assert rnd.index == 1 and session.state.rounds_done == 1
+    assert (v1 / "manual" / "placements.csv").exists()
+    rec = session.undo()
+    assert rec.index == 1 and rec.sources == ((1, 1),)
+    run = RunFolder.open(v1 / "manual")
+    assert run.pending_round == 1 and run.rounds == () and session.state.rounds_done == 0
+    assert not (v1 / "manual" / "round_001" / "working_map.mrc").exists()
+    assert not (v1 / "manual" / "placements.csv").exists()
+    assert (v1 / "manual" / "round_001" / "fit" / "manifest.json").exists()
+    with pytest.raises(ConfigError, match="nothing to undo"):
+        session.undo()
+    # a cluster of a round with no fit is refused
+    with pytest.raises(ConfigError, match="no round 7"):
+        session.accept([(7, 1)])
