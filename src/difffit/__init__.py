@@ -12,7 +12,7 @@ The public API::
 
 from difffit._version import __version__
 from difffit.clustering import cluster_poses
-from difffit.composite import CompositeConfig, zero_fit
+from difffit.composite.types import CompositeConfig
 from difffit.config import (
     ClusterConfig,
     FitConfig,
@@ -22,6 +22,7 @@ from difffit.config import (
     SearchConfig,
 )
 from difffit.density.map import DensityMap
+from difffit.density.placed import zero_fit
 from difffit.density.prepare import PreparedMap, prepare_map
 from difffit.density.simulate import simulate_map, simulate_on_grid
 from difffit.density.zero import ZeroResult, restore_density, zero_density

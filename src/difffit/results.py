@@ -1,6 +1,7 @@
-"""Fit results: the objects :func:`difffit.fit` returns, and their versioned on-disk format.
+"""Fit results: the objects :func:`difffit.fit` returns (values only; no files here).
 
-Format ``difffit-results`` version 1, in one folder (documented in ``docs/results-format.md``):
+Their on-disk format, ``difffit-results`` version 1, is owned by :mod:`difffit.io.results`
+(``save_results`` / ``load_results``, documented in ``docs/results-format.md``); one folder:
 
 ``clusters.csv``
     One row per cluster, best first: ``rank, structure, hits, density, overlap, correlation,
@@ -20,18 +21,12 @@ Format ``difffit-results`` version 1, in one folder (documented in ``docs/result
 
 from __future__ import annotations
 
-import csv
-import json
-import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from difffit.errors import ResultsError
 from difffit.geometry import RigidTransform
-from difffit.io.atomic import atomic_path
 
 __all__ = [
     "FORMAT_NAME",
@@ -40,8 +35,6 @@ __all__ = [
     "ClusterHit",
     "FitResult",
     "StructureInfo",
-    "read_clusters_csv",
-    "read_manifest",
 ]
 
 FORMAT_NAME = "difffit-results"
@@ -101,7 +94,13 @@ class ClusterHit:
     transform: RigidTransform
     refined: bool
     fit_id: int
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: In-memory diagnostics of the search (not written; not compared).
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ClusterHit):
+            return NotImplemented
+        return self.structure_index == other.structure_index and _plain_eq(self.row(), other.row())
 
     def metric(self, name: str) -> float:
         if name == "hits":
@@ -152,6 +151,21 @@ class FitResult:
     config: Any
     info: dict[str, Any]
 
+    def __eq__(self, other: object) -> bool:
+        """Equal clusters, fits (value by value, NaN = NaN), structures, level, resolution,
+        seed, options and info (compared as the JSON they are written as)."""
+        if not isinstance(other, FitResult):
+            return NotImplemented
+        return (
+            self.clusters == other.clusters
+            and self.structures == other.structures
+            and (self.level, self.resolution, self.seed)
+            == (other.level, other.resolution, other.seed)
+            and self.config == other.config
+            and _plain_eq(self.info, other.info)
+            and _same_columns(self.fits, other.fits)
+        )
+
     def best(self, structure: str | None = None) -> ClusterHit | None:
         """The best cluster (of one structure, when named)."""
         for c in self.clusters:
@@ -175,71 +189,55 @@ class FitResult:
         return "\n".join(lines)
 
 
-# ---------------------------------------------------------------------------- reading back
-def _num(v: str) -> Any:
-    try:
-        i = int(v)
-        return i
-    except ValueError:
-        pass
-    try:
-        f = float(v)
-        return f
-    except ValueError:
-        return v
+def _plain(v: Any) -> Any:
+    """``v`` as the JSON it is written as: tuples as lists, NumPy scalars as Python numbers."""
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, np.ndarray):
+        return _plain(v.tolist())
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return float(v)
+    return v
 
 
-def read_format_json(
-    path: Path, name: str, version: int, *, unreadable_hint: str = ""
-) -> dict[str, Any]:
-    """A JSON file whose ``format`` must be ``name`` and ``format_version`` at most ``version``."""
-    try:
-        man = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ResultsError(f"{path}: unreadable ({exc}){unreadable_hint}") from None
-    if man.get("format") != name:
-        raise ResultsError(f"{path}: format {man.get('format')!r} is not {name!r}")
-    if int(man.get("format_version", -1)) > version:
-        raise ResultsError(
-            f"{path}: format version {man.get('format_version')} is newer than this difffit "
-            f"reads ({version}); upgrade difffit"
-        )
-    return man
+def _plain_eq(a: Any, b: Any) -> bool:
+    """Equality of :func:`_plain` values, with NaN equal to NaN."""
+    a, b = _plain(a), _plain(b)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_plain_eq(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_plain_eq(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
+        return True
+    return bool(a == b)
 
 
-def read_manifest(folder: str | Path) -> dict[str, Any]:
-    """The manifest of a results folder, checked for format name and version."""
-    path = Path(folder) / "manifest.json"
-    if not path.exists():
-        raise ResultsError(f"{folder}: no manifest.json — not a difffit results folder")
-    man = read_format_json(path, FORMAT_NAME, FORMAT_VERSION)
-    return man
+def _same_columns(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> bool:
+    if set(a) != set(b):
+        return False
+    for k in a:
+        x, y = np.asarray(a[k]), np.asarray(b[k])
+        if x.shape != y.shape:
+            return False
+        if x.dtype.kind in "fc" or y.dtype.kind in "fc":
+            if not np.array_equal(x.astype(np.float64), y.astype(np.float64), equal_nan=True):
+                return False
+        elif x.tolist() != y.tolist():
+            return False
+    return True
 
 
-def read_clusters_csv(path: str | Path) -> list[dict[str, Any]]:
-    """Rows of a ``clusters.csv`` (or ``placements.csv``) with numbers parsed."""
-    path = Path(path)
-    if not path.exists():
-        raise ResultsError(f"{path}: missing")
-    with path.open(newline="") as fh:
-        rows = [{k: _num(v) for k, v in row.items()} for row in csv.DictReader(fh)]
-    for r in rows:
-        if all(c in r for c in TRANSFORM_COLUMNS):
-            r["transform"] = RigidTransform.from_r_t_flat([r[c] for c in TRANSFORM_COLUMNS])
-    return rows
+#: Names that moved to :mod:`difffit.io.results` (the format's owner); still importable here.
+_MOVED = ("read_clusters_csv", "read_format_json", "read_manifest", "write_csv")
 
 
-def write_csv(path: Path, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
-    with atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(columns)
-        for r in rows:
-            out = []
-            for c in columns:
-                v = r[c]
-                if isinstance(v, (float, np.floating)):
-                    v = float(v)
-                    out.append(repr(v) if math.isfinite(v) else "nan")
-                else:
-                    out.append(v)
-            w.writerow(out)
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        from difffit.io import results as _io_results
+
+        return getattr(_io_results, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

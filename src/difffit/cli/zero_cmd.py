@@ -118,25 +118,24 @@ def parse_fit_ref(text: str) -> tuple[Path, int]:
 def load_fit(text: str):
     """The structure and transform of cluster RANK of a results folder, and its resolution."""
     from difffit.io import read_structure
-    from difffit.results import read_clusters_csv, read_manifest
+    from difffit.io.results import load_results
 
     folder, rank = parse_fit_ref(text)
-    man = read_manifest(folder)
-    rows = [r for r in read_clusters_csv(folder / "clusters.csv") if int(r["rank"]) == rank]
-    if not rows:
+    result = load_results(folder)
+    hit = next((c for c in result.clusters if c.rank == rank), None)
+    if hit is None:
         raise ConfigError(f"--fit {text}: no rank {rank} in {folder / 'clusters.csv'}")
-    row = rows[0]
-    info = next((s for s in man["structures"] if s["name"] == row["structure"]), None)
-    if info is None or not info.get("path"):
+    info = next((s for s in result.structures if s.name == hit.structure), None)
+    if info is None or not info.source:
         raise ConfigError(
-            f"--fit {text}: the manifest does not say where structure {row['structure']} was read from"
+            f"--fit {text}: the manifest does not say where structure {hit.structure} was read from"
         )
-    st = read_structure(info["path"], chains=info.get("chains") or None, name=row["structure"])
-    return st, row["transform"], float(man["resolution"])
+    st = read_structure(info.source, chains=list(info.chains) or None, name=hit.structure)
+    return st, hit.transform, result.resolution
 
 
 def run(args: argparse.Namespace) -> int:
-    from difffit.composite import zero_placements
+    from difffit.density.placed import zero_placements
     from difffit.geometry import RigidTransform
     from difffit.io import read_map, read_structure, write_map
     from difffit.search import default_resolution
