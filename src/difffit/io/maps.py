@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import logging
 import os
-import stat
 import warnings
 import zlib
 from pathlib import Path
@@ -41,6 +40,7 @@ import numpy as np
 from difffit.density.map import DensityMap
 from difffit.errors import MapFormatError
 from difffit.io.atomic import atomic_path
+from difffit.io.paths import check_regular_file, one_line
 
 __all__ = ["MAP_SUFFIXES", "read_map", "write_map"]
 
@@ -54,20 +54,6 @@ MAX_VOXEL = 100.0
 MAX_COORDINATE = 1.0e6
 #: mrcfile warnings that mean the data block does not match the header.
 _SIZE_WARNINGS = ("larger than expected", "could only read", "smaller than expected")
-
-
-def check_regular_file(path: Path, error: type[Exception]) -> None:
-    """Refuse anything but an existing regular file (FIFOs, devices and sockets would hang)."""
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        raise error(f"{path}: no such file") from None
-    except OSError as exc:
-        raise error(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise error(f"{path}: is a folder, not a file")
-    if not stat.S_ISREG(st.st_mode):
-        raise error(f"{path}: not a regular file (a pipe, device or socket); give a file")
 
 
 def _check_suffix(path: Path) -> None:
@@ -115,10 +101,10 @@ def read_map(path: str | os.PathLike[str]) -> DensityMap:
         except MapFormatError:
             raise
         except (zlib.error, EOFError) as exc:
-            raise MapFormatError(f"{path}: damaged compressed data ({_one_line(exc)})") from None
+            raise MapFormatError(f"{path}: damaged compressed data ({one_line(exc)})") from None
         except (OSError, ValueError, TypeError, MemoryError) as exc:
             raise MapFormatError(
-                f"{path}: cannot read as an MRC/CCP4 map ({_one_line(exc)})"
+                f"{path}: cannot read as an MRC/CCP4 map ({one_line(exc)})"
             ) from None
     for w in caught:
         msg = str(w.message)
@@ -189,10 +175,6 @@ def read_map(path: str | os.PathLike[str]) -> DensityMap:
         raise MapFormatError(f"{path}: {exc}") from None
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
 def _check_data_size(path: Path) -> None:
     """The file size of an uncompressed map must be what its header says (checked before any
     data are read, so that a damaged header cannot make us allocate gigabytes)."""
@@ -212,7 +194,7 @@ def _check_data_size(path: Path) -> None:
     except MapFormatError:
         raise
     except (OSError, ValueError, EOFError, TypeError) as exc:
-        raise MapFormatError(f"{path}: cannot read as an MRC/CCP4 map ({_one_line(exc)})") from None
+        raise MapFormatError(f"{path}: cannot read as an MRC/CCP4 map ({one_line(exc)})") from None
     if min(dims) <= 0:
         raise MapFormatError(f"{path}: header says NX/NY/NZ = {dims}: no data")
     try:

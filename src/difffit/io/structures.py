@@ -15,13 +15,27 @@ element is guessed from the atom name *with the residue in mind*, not from the n
   CA/CA, ZN, MG, NA, CL; CHARMM's SOD, CLA, POT, CAL): that element;
 - other residues (ligands): a two-letter metal or halogen prefix (CL, BR, FE, ZN, MG, MN, CU,
   NI, CO, SE) followed by digits or nothing, else the first letter.
+
+What is checked before a structure is trusted (a :class:`~difffit.errors.StructureError` naming
+the file, and the line or atom, on one line):
+
+- the path is a regular file (a FIFO would block);
+- every coordinate of the first model is a finite number as written: PDB columns 31-54 must
+  read as numbers (gemmi would take ``abcdefgh`` or ``1,234`` as 0 or 1), mmCIF ``Cartn_x/y/z``
+  must not be ``?``, ``.``, text or overflow; and within ±:data:`MAX_COORDINATE` Å;
+- at least one heavy atom has a known element (atoms of unknown element ``X`` are reported);
+- atoms removed as alternative conformations are reported; atoms dropped because residues
+  repeat with the same chain ID and number (a file that reuses chain IDs) are warned about.
 """
 
 from __future__ import annotations
 
 import gzip
 import logging
+import math
 import os
+import re
+import zlib
 from pathlib import Path
 
 import gemmi
@@ -30,6 +44,7 @@ import numpy as np
 from difffit.errors import StructureError
 from difffit.geometry import RigidTransform
 from difffit.io.atomic import atomic_write_bytes
+from difffit.io.paths import check_regular_file, one_line
 from difffit.structure import Structure
 
 __all__ = [
@@ -43,6 +58,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 STRUCTURE_SUFFIXES = (".pdb", ".ent", ".cif", ".mmcif", ".pdbx")
+#: Largest |coordinate| accepted, Å (the map reader's bound; PDB format itself stops at 1e4).
+MAX_COORDINATE = 1.0e6
+_NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
 
 
 def structure_format(path: str | os.PathLike[str]) -> str:
@@ -160,13 +178,52 @@ def _blank_element_records(path: Path) -> bool | set[tuple[str, int | None, str,
     return blank
 
 
-def _fix_elements(st: gemmi.Structure, blank: bool | set) -> int:
-    """Re-guess, in place, the elements of atoms without element column (or read as X)."""
-    n_fixed = 0
+def _check_pdb_coordinates(path: Path) -> None:
+    """Every ATOM/HETATM record of the first model must carry three numbers in columns 31-54."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", errors="replace") as fh:
+        for n, line in enumerate(fh, 1):
+            if line.startswith("ENDMDL"):
+                return
+            if not line.startswith(("ATOM  ", "HETATM")):
+                continue
+            for axis, (a, b) in zip("xyz", ((30, 38), (38, 46), (46, 54)), strict=True):
+                text = line[a:b]
+                if not _NUMBER.match(text) or not math.isfinite(float(text)):
+                    raise StructureError(
+                        f"{path}: line {n}: {axis} coordinate {text.strip()!r} of atom "
+                        f"{line[12:16].strip()!r} (residue {line[17:20].strip()} "
+                        f"{line[22:26].strip()}, chain {line[21:22].strip() or '-'}) is not a "
+                        "number: fix or remove the record"
+                    )
+
+
+def _check_cif_coordinates(path: Path, block: gemmi.cif.Block) -> None:
+    """``_atom_site.Cartn_x/y/z`` must all be finite numbers (gemmi reads ``?`` as NaN)."""
+    table = block.find("_atom_site.", ["Cartn_x", "Cartn_y", "Cartn_z"])
+    for k, row in enumerate(table):
+        for axis in range(3):
+            text = row[axis]
+            value = gemmi.cif.as_number(text)
+            if not _NUMBER.match(text) or not math.isfinite(value):
+                raise StructureError(
+                    f"{path}: atom site {k + 1}: Cartn_{'xyz'[axis]} = {text!r} is not a finite "
+                    "number: fix or remove the atom"
+                )
+
+
+def _fix_elements(st: gemmi.Structure, blank: bool | set) -> tuple[int, int]:
+    """Re-guess, in place, the elements of atoms without element column (or read as X).
+
+    Returns (atoms whose element changed, of them those whose element column was not an
+    element at all).
+    """
+    n_fixed = n_invalid = 0
     for ch in st[0]:
         for res in ch:
             for atom in res:
-                if blank is True or atom.element.atomic_number == 0:
+                invalid = atom.element.atomic_number == 0
+                if blank is True or invalid:
                     guess = True
                 elif blank:
                     key = (ch.name, res.seqid.num, res.seqid.icode.strip(), atom.name)
@@ -178,7 +235,40 @@ def _fix_elements(st: gemmi.Structure, blank: bool | set) -> int:
                     if el.name != atom.element.name:
                         atom.element = el
                         n_fixed += 1
-    return n_fixed
+                        n_invalid += invalid and blank is not True
+    return n_fixed, n_invalid
+
+
+def _report_removed_conformations(path: Path, st: gemmi.Structure) -> None:
+    """Remove alternative conformations (first kept) and say what went, in place."""
+
+    def counts() -> tuple[int, int]:
+        n = n_alt = 0
+        for ch in st[0]:
+            for res in ch:
+                for atom in res:
+                    n += 1
+                    n_alt += atom.altloc != "\0"
+        return n, n_alt
+
+    before, alt_before = counts()
+    st.remove_alternative_conformations()
+    st.remove_empty_chains()
+    after, alt_after = counts()
+    removed = before - after
+    if not removed:
+        return
+    from_altlocs = alt_before - alt_after
+    other = removed - from_altlocs
+    if from_altlocs > 0:
+        log.info("%s: %d atoms of alternative conformations removed (the first of each kept)",
+                 path, min(from_altlocs, removed))  # fmt: skip
+    if other > 0:
+        log.warning(
+            "%s: %d of %d atoms dropped: residues repeat with the same chain ID and number (the "
+            "file reuses chain IDs for different copies?); give each copy its own chain ID or "
+            "split the file", path, other, before,
+        )  # fmt: skip
 
 
 def read_structure(
@@ -204,30 +294,38 @@ def read_structure(
         Missing or unparsable file, no atoms, or a chain that is not there.
     """
     path = Path(path)
-    if not path.exists():
-        raise StructureError(f"{path}: no such file")
-    if path.is_dir():
-        raise StructureError(f"{path}: is a folder, not a structure file")
+    check_regular_file(path, StructureError)
     fmt = structure_format(path)
     try:
         if fmt == "cif":
-            st = gemmi.make_structure_from_block(gemmi.cif.read(str(path)).sole_block())
+            block = gemmi.cif.read(str(path)).sole_block()
+            _check_cif_coordinates(path, block)
+            st = gemmi.make_structure_from_block(block)
         else:
+            _check_pdb_coordinates(path)
             st = gemmi.read_structure(
                 str(path), merge_chain_parts=True, format=gemmi.CoorFormat.Pdb
             )
+        if len(st) == 0:
+            raise StructureError(f"{path}: no models (no ATOM/HETATM records)")
+        while len(st) > 1:
+            del st[len(st) - 1]
+        blank = _blank_element_records(path) if fmt == "pdb" else False
+    except StructureError:
+        raise
+    except (zlib.error, EOFError, gzip.BadGzipFile) as exc:
+        raise StructureError(f"{path}: damaged compressed data ({one_line(exc)})") from None
     except (RuntimeError, ValueError, OSError, IndexError) as exc:
-        raise StructureError(f"{path}: cannot parse as {fmt.upper()} ({exc})") from None
-    if len(st) == 0:
-        raise StructureError(f"{path}: no models (no ATOM/HETATM records)")
-    while len(st) > 1:
-        del st[len(st) - 1]
-    blank = _blank_element_records(path) if fmt == "pdb" else False
-    n_fixed = _fix_elements(st, blank)
-    if n_fixed:
+        raise StructureError(f"{path}: cannot parse as {fmt.upper()} ({one_line(exc)})") from None
+    n_fixed, n_invalid = _fix_elements(st, blank)
+    if n_invalid:
+        log.warning(
+            "%s: %d atoms have an element column that is no element; their elements were "
+            "guessed from atom and residue names", path, n_invalid,
+        )  # fmt: skip
+    elif n_fixed:
         log.debug("%s: %d elements guessed from atom and residue names", path, n_fixed)
-    st.remove_alternative_conformations()
-    st.remove_empty_chains()
+    _report_removed_conformations(path, st)
     if not st.name:
         st.name = _stem(path)
 
@@ -251,9 +349,28 @@ def read_structure(
                 bfac.append(atom.b_iso)
     if not xyz:
         raise StructureError(f"{path}: no heavy atoms (only waters/hydrogens, or empty)")
+    xyz_arr = np.array(xyz, dtype=np.float64)
+    far = np.abs(xyz_arr) > MAX_COORDINATE
+    if far.any():
+        i = int(np.flatnonzero(far.any(axis=1))[0])
+        raise StructureError(
+            f"{path}: atom {aname[i]!r} (residue {rname[i]} {rnum[i]}, chain {chain[i]}) is at "
+            f"{xyz_arr[i].tolist()} Å, beyond ±{MAX_COORDINATE:g} Å: fix its coordinates"
+        )
+    unknown = np.array(znum) == 0
+    if unknown.all():
+        raise StructureError(
+            f"{path}: no atom has a known element (element column {sorted(set(elem))[:5]}): "
+            "fix the element column (PDB columns 77-78, mmCIF type_symbol)"
+        )
+    if unknown.any():
+        log.warning(
+            "%s: %d of %d heavy atoms have an unknown element (%s); they weigh nothing in the "
+            "scores", path, int(unknown.sum()), len(znum), sorted(set(np.array(elem)[unknown]))[:5],
+        )  # fmt: skip
     structure = Structure(
         name=name or _stem(path),
-        coords_xyz=np.array(xyz, dtype=np.float64),
+        coords_xyz=xyz_arr,
         elements=np.array(elem),
         atomic_numbers=np.array(znum, dtype=np.int64),
         atom_names=np.array(aname),
