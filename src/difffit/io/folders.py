@@ -45,6 +45,7 @@ from difffit.io.assembly import write_assembly
 from difffit.io.atomic import atomic_copy, atomic_write_text
 from difffit.io.composite import read_placements, write_candidates, write_placements
 from difffit.io.maps import read_map, write_map
+from difffit.io.paths import inside
 from difffit.io.results import (
     is_results_folder,
     load_results,
@@ -255,7 +256,7 @@ class RunFolder:
     def base_fit(self) -> Path | None:
         """The results folder of round 0 (a viewer session's), or None."""
         b = self._man.get("base_fit")
-        return (self.path / b).resolve() if b else None
+        return inside(self.path, b, "base fit", ResultsError) if b else None
 
     @property
     def rounds(self) -> tuple[RoundRecord, ...]:
@@ -270,10 +271,12 @@ class RunFolder:
             rows = read_placements(placed) if placed.exists() else []
             sources = [(idx, p.rank) for p in rows if p.round == idx]
         zero = r.get("zero") or {}
+        working_map = str(r.get("working_map") or f"{self.round_dir(idx).name}/working_map.mrc")
+        inside(self.path, working_map, f"working map of round {idx}", ResultsError)
         return RoundRecord(
             index=idx, accepted=tuple(r.get("accepted", [])),
             sources=tuple((int(a), int(b)) for a, b in sources),
-            working_map=str(r.get("working_map") or f"{self.round_dir(idx).name}/working_map.mrc"),
+            working_map=working_map,
             n_voxels_zeroed=int(zero.get("n_voxels_zeroed", 0)),
             n_above_before=r.get("n_above_before"), n_above_after=r.get("n_above_after"),
             time=r.get("time"),
@@ -313,7 +316,7 @@ class RunFolder:
         """The working map: the last complete round's, or the original map."""
         if not self._man.get("rounds"):
             return self.map_path
-        return self.path / self.rounds[-1].working_map
+        return inside(self.path, self.rounds[-1].working_map, "working map", ResultsError)
 
     def load_state(self, original_map: str | os.PathLike[str] | None = None) -> CompositeState:
         """The state after the last complete round (``original_map`` overrides the manifest's
@@ -536,7 +539,7 @@ def legacy_viewer_session(results_dir: str | os.PathLike[str]) -> LegacyViewerSe
                 f"{hist_path}: unreadable ({exc}); move it away to start from the original map"
             ) from None
         for i, h in enumerate(data.get("zeroed", [])):
-            if (root / h["map"]).exists():
+            if inside(root, str(h["map"]), "zeroed map", ResultsError).exists():
                 history.append(RoundRecord(
                     index=i + 1, accepted=(str(h["structure"]),),
                     sources=((int(h["round"]), int(h["rank"])),), working_map=str(h["map"]),

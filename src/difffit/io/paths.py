@@ -5,7 +5,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-__all__ = ["check_regular_file", "one_line"]
+__all__ = ["check_regular_file", "inside", "one_line"]
 
 
 def check_regular_file(path: Path, error: type[Exception]) -> None:
@@ -28,3 +28,21 @@ def check_regular_file(path: Path, error: type[Exception]) -> None:
 def one_line(exc: BaseException) -> str:
     """An exception's message on one line (parsers embed raw input lines in theirs)."""
     return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def inside(root: Path, rel: str | Path, what: str, error: type[Exception]) -> Path:
+    """``root / rel``, refused unless it stays inside ``root`` (a folder's own JSON may name
+    only the folder's own files: a crafted ``../../x`` or ``/etc/x`` must never be read,
+    served or deleted).
+
+    Raises ``error`` with a one-line message, and logs the refusal.
+    """
+    base = Path(root).resolve()
+    target = (base / rel).resolve()
+    if not target.is_relative_to(base):
+        import logging
+
+        msg = f"{root}: {what} {str(rel)!r} points outside the folder: refused"
+        logging.getLogger("difffit").warning("%s", msg)
+        raise error(msg + " (a results folder names only its own files)")
+    return target
