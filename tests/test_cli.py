@@ -98,7 +98,7 @@ def test_bad_inputs_one_line_errors(case, tmp_path, capsys):
     assert "screen_steps" in _err(
         ["fit", str(mp), str(sp), "--out", out, "--screen-steps", "0", *FAST], capsys
     )
-    assert "smooth_weights" in _err(
+    assert "--smooth-weights" in _err(
         ["fit", str(mp), str(sp), "--out", out, "--smooth-weights", "1,2", *FAST], capsys
     )
     # a structure far too big for the box

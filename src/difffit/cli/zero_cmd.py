@@ -10,7 +10,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from difffit.cli.common import positive_float
+from difffit.cli.common import add_out, add_overwrite, positive_float
 from difffit.density.zero import DEFAULT_RULE, RULES
 from difffit.errors import ConfigError
 
@@ -41,9 +41,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         metavar="FITTED",
         help="a structure file already placed in the map (repeatable)",
     )
-    p.add_argument(
-        "-o", "--out", type=Path, required=True, help="the zeroed map (.mrc; .gz allowed)"
-    )
+    add_out(p, help="the zeroed map (.mrc; .gz allowed)")
     p.add_argument(
         "--removed",
         type=Path,
@@ -96,7 +94,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument(
         "--fill", type=float, default=0.0, help="value of zeroed voxels (default %(default)s)"
     )
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --out / --removed")
+    add_overwrite(p, help="replace an existing --out / --removed")
     p.set_defaults(run=run)
     return p
 
