@@ -144,7 +144,7 @@ class BaseConfig:
         unknown = set(d) - names
         if unknown:
             raise ConfigError(f"unknown {cls.__name__} options: {', '.join(sorted(unknown))}")
-        sections = {f.name: sec for f, sec, _ in section_fields(cls)}
+        sections: dict[str, Any] = {f.name: sec for f, sec, _ in section_fields(cls)}
         kw = {}
         for f in fields(cls):  # type: ignore[arg-type]
             if f.name in d:
@@ -423,7 +423,7 @@ class FitConfig(BaseConfig):
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FitConfig:
-        parts = {
+        parts: dict[str, Any] = {
             "prep": PrepConfig,
             "search": SearchConfig,
             "quality": QualityConfig,

@@ -45,6 +45,7 @@ def float_list(text: str) -> tuple[float, ...]:
 
 # ------------------------------------------------------------------- options from the configs
 def _add_option(target: Target, default: Any, opt: Option) -> None:
+    assert opt.flag is not None
     rule = opt.rule
     kw: dict[str, Any] = {"help": opt.help}
     if isinstance(rule, validate.Boolean):
@@ -96,7 +97,7 @@ def config_from_args(cls: type[C], args: argparse.Namespace) -> C:
     kw: dict[str, Any] = {f.name: config_from_args(sec, args) for f, sec, _ in section_fields(cls)}
     flags = {}
     for f, opt in option_fields(cls):
-        if opt.flag is not None:
+        if opt.flag is not None and opt.dest is not None:
             value = getattr(args, opt.dest)
             kw[f.name] = (not value) if opt.negate else value
             flags[f.name] = opt.flag
