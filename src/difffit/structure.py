@@ -63,8 +63,19 @@ class Structure:
     b_factors: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        n = len(self.coords_xyz)
-        xyz = np.array(self.coords_xyz, dtype=np.float64).reshape(-1, 3)
+        where = f"{self.source}: " if self.source else ""
+        try:
+            xyz = np.array(self.coords_xyz, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise StructureError(f"{where}coords_xyz must be an (n, 3) array of numbers") from None
+        if xyz.size == 0:
+            xyz = xyz.reshape(0, 3)
+        if xyz.ndim != 2 or xyz.shape[1] != 3:
+            raise StructureError(f"{where}coords_xyz must be (n, 3), got shape {xyz.shape}")
+        if not np.all(np.isfinite(xyz)):
+            bad = int((~np.isfinite(xyz)).any(axis=1).sum())
+            raise StructureError(f"{where}{bad} atom(s) have coordinates that are not finite")
+        n = len(xyz)
         xyz.setflags(write=False)
         object.__setattr__(self, "coords_xyz", xyz)
         for name in (
@@ -78,7 +89,7 @@ class Structure:
         ):
             arr = np.asarray(getattr(self, name))
             if len(arr) != n:
-                raise ValueError(f"{name} has {len(arr)} entries for {n} atoms")
+                raise StructureError(f"{where}{name} has {len(arr)} entries for {n} atoms")
             arr = arr.copy()
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
@@ -89,7 +100,6 @@ class Structure:
             b.setflags(write=False)
             object.__setattr__(self, "b_factors", b)
         if n == 0:
-            where = f"{self.source}: " if self.source else ""
             raise StructureError(f"{where}no heavy atoms in the structure")
 
     # ------------------------------------------------------------------ basics

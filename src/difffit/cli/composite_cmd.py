@@ -13,14 +13,18 @@ import shlex
 import sys
 from pathlib import Path
 
-from difffit.cli.common import ProgressBar, add_fit_options, fit_config_from_args, positive_float
-from difffit.composite.types import CompositeConfig, Decision
-from difffit.density.zero import DEFAULT_RULE, RULES
+from difffit.cli.common import (
+    ProgressBar,
+    add_config_options,
+    add_fit_options,
+    add_out,
+    config_from_args,
+)
+from difffit.composite.types import Decision
+from difffit.config import CompositeConfig
 from difffit.errors import ConfigError
 
 log = logging.getLogger("difffit")
-
-_DEF = CompositeConfig()
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -40,7 +44,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         metavar="STRUCTURE",
         help="structure files; FILE:CHAINS takes chains of a file (e.g. 5me2.pdb:A)",
     )
-    p.add_argument("-o", "--out", type=Path, required=True, help="run folder (created or resumed)")
+    add_out(p, help="run folder (created or resumed)")
     p.add_argument(
         "--copies",
         nargs="+",
@@ -51,74 +55,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "pass the confidence bar",
     )
     g = p.add_argument_group("compositing")
-    g.add_argument(
-        "--rule",
-        choices=RULES,
-        default=DEFAULT_RULE,
-        help="zeroing rule (default %(default)s; see docs/composite.md)",
-    )
-    g.add_argument(
-        "--no-match-resolution",
-        action="store_true",
-        help="zero with the density simulated at --resolution, not at the matched one",
-    )
-    g.add_argument(
-        "--min-cam",
-        type=float,
-        default=_DEF.min_cam,
-        metavar="R",
-        help="smallest cam of an accepted fit (default %(default)s)",
-    )
-    g.add_argument(
-        "--relative-cam",
-        type=float,
-        default=_DEF.relative_cam,
-        metavar="F",
-        help="a further copy needs cam >= F x cam of the first copy (default %(default)s)",
-    )
-    g.add_argument(
-        "--clash-distance",
-        type=positive_float,
-        default=_DEF.clash_distance,
-        metavar="Å",
-        help="atoms closer than this to placed atoms clash (default %(default)s)",
-    )
-    g.add_argument(
-        "--max-clash",
-        type=float,
-        default=_DEF.max_clash_fraction,
-        metavar="F",
-        help="reject fits with more than this fraction of atoms clashing (default %(default)s)",
-    )
-    g.add_argument(
-        "--defer",
-        type=float,
-        default=_DEF.defer_fraction,
-        metavar="F",
-        help="fits with cam < F x the round's best wait for the next round, fitted again into "
-        "the cleared map (default %(default)s; 0 = accept all that pass)",
-    )
-    g.add_argument(
-        "--max-rounds",
-        type=int,
-        default=_DEF.max_rounds,
-        metavar="N",
-        help="stop after N rounds (default %(default)s)",
-    )
-    g.add_argument(
-        "--max-per-round",
-        type=int,
-        default=_DEF.max_per_round,
-        metavar="N",
-        help="accept at most N fits per round (default %(default)s = all that pass)",
-    )
-    g.add_argument(
-        "--candidates",
-        type=int,
-        default=_DEF.candidates_per_structure,
-        metavar="N",
-        help="clusters per structure examined each round (default %(default)s)",
-    )
+    add_config_options(g, CompositeConfig)
     g = p.add_argument_group("step by step")
     mode = g.add_mutually_exclusive_group()
     mode.add_argument(
@@ -175,19 +112,7 @@ def parse_copies(items: list[str], names: list[str]) -> dict[str, int | None]:
 
 
 def composite_config_from_args(args: argparse.Namespace) -> CompositeConfig:
-    return CompositeConfig(
-        fit=fit_config_from_args(args),
-        rule=args.rule,
-        match_resolution=not args.no_match_resolution,
-        min_cam=args.min_cam,
-        relative_cam=args.relative_cam,
-        clash_distance=args.clash_distance,
-        max_clash_fraction=args.max_clash,
-        defer_fraction=args.defer,
-        max_rounds=args.max_rounds,
-        max_per_round=args.max_per_round,
-        candidates_per_structure=args.candidates,
-    )
+    return config_from_args(CompositeConfig, args)
 
 
 def _print_placements(placements, stream=None) -> None:

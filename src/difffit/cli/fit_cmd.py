@@ -8,7 +8,19 @@ import shlex
 import sys
 from pathlib import Path
 
-from difffit.cli.common import ProgressBar, add_fit_options, check_out_dir, fit_config_from_args
+from difffit.cli.common import (
+    ProgressBar,
+    add_chains,
+    add_fit_options,
+    add_models,
+    add_out,
+    add_overwrite,
+    add_top,
+    chains_from_args,
+    check_out_dir,
+    fit_config_from_args,
+    models_from_args,
+)
 from difffit.errors import ConfigError
 
 log = logging.getLogger("difffit")
@@ -29,18 +41,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
         metavar="STRUCTURE",
         help="structure files (.pdb, .cif; .gz allowed)",
     )
-    p.add_argument("-o", "--out", type=Path, required=True, help="results folder")
-    p.add_argument("--chains", help="comma-separated chain IDs to keep from every structure")
-    p.add_argument(
-        "--models",
-        type=int,
-        default=5,
-        metavar="N",
-        help="write the top N fitted models (default %(default)s)",
-    )
+    add_out(p, help="results folder")
+    add_chains(p, help="comma-separated chain IDs to keep from every structure")
+    add_models(p, help="write the top N fitted models (default %(default)s)")
     p.add_argument("--pdb", action="store_true", help="also write fitted models as PDB")
-    p.add_argument("--top", type=int, default=10, metavar="N", help="rows of the printed table")
-    p.add_argument("--overwrite", action="store_true", help="replace results in --out")
+    add_top(p)
+    add_overwrite(p, help="replace results in --out")
     add_fit_options(p)
     p.set_defaults(run=run)
     return p
@@ -52,11 +58,10 @@ def run(args: argparse.Namespace) -> int:
     from difffit.search import fit
 
     config = fit_config_from_args(args)
-    if args.models < 0:
-        raise ConfigError("--models must be >= 0")
+    n_models = models_from_args(args)
     check_out_dir(args.out, args.overwrite)
     density = read_map(args.map)
-    chains = [c.strip() for c in args.chains.split(",") if c.strip()] if args.chains else None
+    chains = chains_from_args(args)
     structures = [read_structure(p, chains=chains) for p in args.structures]
     names = [s.name for s in structures]
     if len(set(names)) != len(names):
@@ -80,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
              result.resolution, result.info["resolution_rule"], result.seed,
              result.info["n_placements"], result.info["timings_s"]["total"])  # fmt: skip
     out = save_results(result, args.out, structures=structures, map_path=args.map,
-                       n_models=args.models, write_pdb=args.pdb,
+                       n_models=n_models, write_pdb=args.pdb,
                        command="difffit " + shlex.join(sys.argv[1:]), overwrite=args.overwrite)  # fmt: skip
     print(result.summary_table(args.top))
     print(

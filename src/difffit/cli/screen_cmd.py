@@ -9,8 +9,16 @@ import shlex
 import sys
 from pathlib import Path
 
-from difffit.cli.common import add_fit_options, fit_config_from_args, positive_float
-from difffit.errors import ConfigError
+from difffit import validate
+from difffit.cli.common import (
+    add_config_options,
+    add_fit_options,
+    add_models,
+    add_out,
+    add_top,
+    config_from_args,
+    models_from_args,
+)
 from difffit.screen.confidence import MIN_LIBRARY
 from difffit.search import Progress
 
@@ -18,7 +26,7 @@ log = logging.getLogger("difffit")
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    from difffit.screen.prefilter import DEFAULT_MAX_VOLUME_RATIO
+    from difffit.screen import ScreenConfig
 
     p = sub.add_parser(
         "screen",
@@ -36,13 +44,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         help="structure files, folders (searched recursively) or quoted glob patterns "
         "(.pdb, .cif; .gz allowed)",
     )
-    p.add_argument(
-        "-o",
-        "--out",
-        type=Path,
-        required=True,
-        help="output folder (created; an earlier screen there is resumed)",
-    )
+    add_out(p, help="output folder (created; an earlier screen there is resumed)")
     g = p.add_argument_group("screen")
     g.add_argument(
         "--workers",
@@ -58,36 +60,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
         help="fit on a Dask distributed cluster (e.g. tcp://host:8786); needs "
         "'difffit[dask]' here and on the workers",
     )
-    g.add_argument(
-        "--no-prefilter",
-        action="store_true",
-        help="fit every candidate, however much larger than the density",
-    )
-    g.add_argument(
-        "--max-volume-ratio",
-        type=positive_float,
-        default=DEFAULT_MAX_VOLUME_RATIO,
-        metavar="R",
-        help="pre-filter: leave out candidates with a volume above R x the "
-        "density's volume at the contour level (default %(default)s)",
-    )
-    g.add_argument(
-        "--alpha",
-        type=float,
-        default=0.01,
-        metavar="Q",
-        help="false-discovery rate at which a candidate is called significant "
-        "(default %(default)s)",
-    )
-    g.add_argument(
-        "--models",
-        type=int,
-        default=5,
-        metavar="N",
-        help="write the fitted models of the best N candidates (default %(default)s)",
-    )
+    add_config_options(g, ScreenConfig)
+    add_models(g, help="write the fitted models of the best N candidates (default %(default)s)")
     g.add_argument("--no-plot", action="store_true", help="do not write scores.png")
-    g.add_argument("--top", type=int, default=10, metavar="N", help="rows of the printed table")
+    add_top(g)
     add_fit_options(p)
     # a screen ranks by the correlation about the mean (see docs/screen.md)
     p.set_defaults(run=run, sort_by="cam")
@@ -131,19 +107,9 @@ def run(args: argparse.Namespace) -> int:
     from difffit.io import read_map
     from difffit.screen import ScreenConfig, find_library, screen, write_screen_report
 
-    fit_config = fit_config_from_args(args)
-    if args.models < 0:
-        raise ConfigError("--models must be >= 0")
-    if not 0 < args.alpha < 1:
-        raise ConfigError(f"--alpha must be in (0, 1), got {args.alpha}")
-    if args.workers < 1:
-        raise ConfigError(f"--workers must be >= 1, got {args.workers}")
-    config = ScreenConfig(
-        fit=fit_config,
-        prefilter=not args.no_prefilter,
-        max_volume_ratio=args.max_volume_ratio,
-        alpha=args.alpha,
-    )
+    config = config_from_args(ScreenConfig, args)
+    n_models = models_from_args(args)
+    validate.integer("--workers", args.workers, minimum=1)
     density = read_map(args.map)
     library, n_dup = find_library(args.library)
     log.info("map %s: %s", args.map, density)
@@ -172,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
         result,
         args.out,
         map_path=args.map,
-        n_models=args.models,
+        n_models=n_models,
         plot=not args.no_plot,
         command="difffit " + shlex.join(sys.argv[1:]),
     )

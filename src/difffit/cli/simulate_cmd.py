@@ -6,7 +6,15 @@ import argparse
 import logging
 from pathlib import Path
 
-from difffit.cli.common import positive_float
+from difffit import validate
+from difffit.cli.common import (
+    add_chains,
+    add_out,
+    add_overwrite,
+    add_seed,
+    chains_from_args,
+    positive_float,
+)
 from difffit.errors import ConfigError
 
 log = logging.getLogger("difffit")
@@ -33,7 +41,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         metavar="Å",
         help="grid spacing of a new grid (default resolution / 3)",
     )
-    p.add_argument("--chains", help="comma-separated chain IDs to keep")
+    add_chains(p, help="comma-separated chain IDs to keep")
     p.add_argument(
         "--padding", type=float, metavar="Å", help="margin around the atoms on a new grid"
     )
@@ -44,9 +52,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
         metavar="SD",
         help="add Gaussian noise of this standard deviation (map units, max = 1)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the noise (default %(default)s)")
-    p.add_argument("-o", "--out", type=Path, required=True, help="output map (.mrc; .gz allowed)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    add_seed(p, default=0, help="seed of the noise (default %(default)s)")
+    add_out(p, help="output map (.mrc; .gz allowed)")
+    add_overwrite(p, help="replace an existing --out")
     p.set_defaults(run=run)
     return p
 
@@ -59,13 +67,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.out.exists() and not args.overwrite:
         raise ConfigError(f"{args.out}: exists (choose another name, or --overwrite)")
-    if args.noise < 0:
-        raise ConfigError("--noise must be >= 0")
-    if args.padding is not None and args.padding < 0:
-        raise ConfigError("--padding must be >= 0")
+    validate.positive("--noise", args.noise, allow_zero=True)
+    if args.padding is not None:
+        validate.positive("--padding", args.padding, allow_zero=True)
     if args.like is not None and args.padding is not None:
         raise ConfigError("--padding applies to a new grid, not to --like")
-    chains = [c.strip() for c in args.chains.split(",") if c.strip()] if args.chains else None
+    chains = chains_from_args(args)
     st = read_structure(args.structure, chains=chains)
     weights = st.atomic_numbers.astype(np.float64)
     if args.like is not None:

@@ -7,17 +7,20 @@ Zero the density that accepted fits explain; the input map is never overwritten,
 from __future__ import annotations
 
 import argparse
+import inspect
 import logging
 from pathlib import Path
 
-from difffit.cli.common import positive_float
-from difffit.density.zero import DEFAULT_RULE, RULES
+from difffit.cli.common import add_out, add_overwrite, positive_float
+from difffit.density.zero import DEFAULT_RULE, RULES, zero_density
 from difffit.errors import ConfigError
 
 log = logging.getLogger("difffit")
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
+    # the defaults are zero_density's own (declared there once)
+    defaults = {k: v.default for k, v in inspect.signature(zero_density).parameters.items()}
     p = sub.add_parser(
         "zero",
         help="zero the density explained by fitted structures (writes a new map)",
@@ -41,9 +44,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         metavar="FITTED",
         help="a structure file already placed in the map (repeatable)",
     )
-    p.add_argument(
-        "-o", "--out", type=Path, required=True, help="the zeroed map (.mrc; .gz allowed)"
-    )
+    add_out(p, help="the zeroed map (.mrc; .gz allowed)")
     p.add_argument(
         "--removed",
         type=Path,
@@ -68,35 +69,38 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument(
         "--envelope",
         type=float,
-        default=0.05,
+        default=defaults["envelope"],
         metavar="F",
         help="envelope: simulated density >= F x its peak (default %(default)s)",
     )
     p.add_argument(
         "--core",
         type=float,
-        default=0.3,
+        default=defaults["core"],
         metavar="F",
         help="dominant: always zero where simulated >= F x peak (default %(default)s)",
     )
     p.add_argument(
         "--dominance",
         type=float,
-        default=0.5,
+        default=defaults["dominance"],
         metavar="F",
         help="dominant: zero a rim voxel where the prediction is >= F x the map (default %(default)s)",
     )
     p.add_argument(
         "--erode",
         type=int,
-        default=1,
+        default=defaults["erode_voxels"],
         metavar="VOXELS",
         help="shrunk: voxels to erode the envelope by (default %(default)s)",
     )
     p.add_argument(
-        "--fill", type=float, default=0.0, help="value of zeroed voxels (default %(default)s)"
+        "--fill",
+        type=float,
+        default=defaults["fill"],
+        help="value of zeroed voxels (default %(default)s)",
     )
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --out / --removed")
+    add_overwrite(p, help="replace an existing --out / --removed")
     p.set_defaults(run=run)
     return p
 

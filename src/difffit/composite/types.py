@@ -6,16 +6,12 @@ Pure values (no compute, no files): :mod:`difffit.composite.engine` makes them,
 
 from __future__ import annotations
 
-import dataclasses
-import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
-from typing import Any
 
-from difffit.config import FitConfig
+from difffit.config import CompositeConfig
 from difffit.density.map import DensityMap
-from difffit.density.zero import DEFAULT_RULE, RULES, ZeroResult
+from difffit.density.zero import ZeroResult
 from difffit.errors import ConfigError
 from difffit.geometry import RigidTransform
 from difffit.results import ClusterHit, FitResult
@@ -50,91 +46,6 @@ class Decision(str, Enum):
 
     def __format__(self, spec: str) -> str:
         return format(self.value, spec)
-
-
-@dataclass(frozen=True, kw_only=True)
-class CompositeConfig:
-    """Options of :func:`composite` (lengths in Å).
-
-    Attributes
-    ----------
-    fit : FitConfig
-        Options of every round's fit. A contour level left automatic is set in the first round
-        (Otsu threshold of the original map) and kept; so is the resolution.
-    rule : str
-        Zeroing rule (:data:`difffit.density.zero.RULES`).
-    match_resolution : bool
-        Zero with the density simulated at the matched resolution (:func:`matched_resolution`).
-    min_cam : float
-        Smallest cam (correlation about the mean) of an accepted candidate.
-    relative_cam : float
-        A further copy of a structure needs ``cam >= relative_cam × cam`` of its first copy.
-    clash_distance : float
-        Heavy atoms closer than this (Å) to a placed subunit's heavy atoms clash.
-    max_clash_fraction : float
-        A candidate with more than this fraction of its heavy atoms clashing is rejected.
-    defer_fraction : float
-        A candidate that passes, but with a cam under this fraction of the best cam accepted in
-        its round, waits for the next round (fitted again into the map cleared of the surer
-        placements); 0 = accept every candidate that passes.
-    max_rounds : int
-        Stop after this many rounds.
-    max_per_round : int
-        Accept at most this many placements per round (0 = every candidate that passes).
-    candidates_per_structure : int
-        Clusters of each structure examined per round, best first.
-    """
-
-    fit: FitConfig = field(default_factory=FitConfig)
-    rule: str = DEFAULT_RULE
-    match_resolution: bool = True
-    min_cam: float = 0.3
-    relative_cam: float = 0.6
-    clash_distance: float = 2.0
-    max_clash_fraction: float = 0.05
-    defer_fraction: float = 0.8
-    max_rounds: int = 20
-    max_per_round: int = 0
-    candidates_per_structure: int = 10
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.fit, FitConfig):
-            raise ConfigError("CompositeConfig.fit must be a FitConfig")
-        if self.rule not in RULES:
-            raise ConfigError(f"rule must be one of {', '.join(RULES)}, got {self.rule!r}")
-        if not isinstance(self.match_resolution, bool):
-            raise ConfigError("match_resolution must be True or False")
-        for name, lo, hi in (("min_cam", -1.0, 1.0), ("relative_cam", 0.0, 1.0),
-                             ("max_clash_fraction", 0.0, 1.0), ("defer_fraction", 0.0, 1.0)):  # fmt: skip
-            v = getattr(self, name)
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or not (lo <= v <= hi):
-                raise ConfigError(f"{name} must be a number in [{lo:g}, {hi:g}], got {v!r}")
-        v = self.clash_distance
-        if (
-            not isinstance(v, (int, float))
-            or isinstance(v, bool)
-            or not (math.isfinite(v) and v > 0)
-        ):
-            raise ConfigError(f"clash_distance must be a positive number of Å, got {v!r}")
-        for name, lo in (("max_rounds", 1), ("max_per_round", 0), ("candidates_per_structure", 1)):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < lo:
-                raise ConfigError(f"{name} must be an integer >= {lo}, got {v!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "fit"}
-        d["fit"] = self.fit.to_dict()
-        return d
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> CompositeConfig:
-        d = dict(d)
-        fit_cfg = FitConfig.from_dict(d.pop("fit", {}))
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ConfigError(f"unknown CompositeConfig options: {', '.join(sorted(unknown))}")
-        return cls(fit=fit_cfg, **d)
 
 
 @dataclass(frozen=True)

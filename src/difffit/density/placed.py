@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from difffit import validate
 from difffit.density.map import DensityMap
 from difffit.density.simulate import SIGMA_FACTOR, simulate_on_grid
 from difffit.density.zero import DEFAULT_RULE, ZeroResult, peak_value, zero_density
@@ -23,17 +24,6 @@ __all__ = ["MATCH_FACTORS", "matched_resolution", "simulate_placed", "zero_fit",
 
 #: Multiples of the given resolution tried by :func:`matched_resolution`.
 MATCH_FACTORS = (1.0, 1.25, 1.5, 1.75, 2.0, 2.5)
-
-
-def _check_resolution(resolution: float) -> float:
-    if (
-        not isinstance(resolution, (int, float, np.floating))
-        or isinstance(resolution, bool)
-        or not np.isfinite(resolution)
-        or resolution <= 0
-    ):
-        raise ConfigError(f"resolution must be a positive number of Å, got {resolution!r}")
-    return float(resolution)
 
 
 def simulate_placed(
@@ -57,7 +47,7 @@ def simulate_placed(
     DensityMap
         Normalised to a maximum of 1 (0 everywhere when no atom is near the box).
     """
-    resolution = _check_resolution(resolution)
+    resolution = validate.positive("resolution", resolution)
     if not placed:
         raise ConfigError("nothing placed: give at least one (structure, transform)")
     xyz, weights = _placed_atoms(placed)
@@ -107,7 +97,7 @@ def matched_resolution(
     float, Å
         ``resolution`` itself when the structures are outside the map or nothing correlates.
     """
-    resolution = _check_resolution(resolution)
+    resolution = validate.positive("resolution", resolution)
     xyz, weights = _placed_atoms(placed)
     pad = 3.0 * SIGMA_FACTOR * resolution * max(factors) + 2.0 * float(density.voxel_size_xyz.max())
     box = _crop_around(density, xyz, pad)
@@ -166,7 +156,7 @@ def zero_placements(
     ZeroResult
         ``options`` also records ``resolution`` (given) and ``simulated_resolution`` (used).
     """
-    resolution = _check_resolution(resolution)
+    resolution = validate.positive("resolution", resolution)
     if not isinstance(match_resolution, bool):
         raise ConfigError(f"match_resolution must be True or False, got {match_resolution!r}")
     if not placed:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from difffit._version import __version__
-from difffit.config import ClusterConfig, FitConfig
+from difffit.config import BaseConfig, ClusterConfig, FitConfig, option, section
 from difffit.density.map import DensityMap
 from difffit.errors import ConfigError, StructureError
 from difffit.screen.confidence import Confidence, NullModel, library_confidence
@@ -41,6 +41,7 @@ from difffit.screen.task import (
     prepared_for,
 )
 from difffit.search import Progress, make_seed
+from difffit.validate import Boolean, Number
 
 __all__ = ["RankedCandidate", "ScreenConfig", "ScreenResult", "screen"]
 
@@ -55,7 +56,7 @@ def default_screen_fit_config() -> FitConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ScreenConfig:
+class ScreenConfig(BaseConfig):
     """Options of :func:`screen`.
 
     Attributes
@@ -68,23 +69,27 @@ class ScreenConfig:
     prefilter : bool
         Leave out candidates much larger than the density (:mod:`difffit.screen.prefilter`).
     max_volume_ratio : float
-        The pre-filter's limit on candidate volume / density volume.
+        The pre-filter's limit on candidate volume / density volume (> 0; inf = no limit).
     alpha : float
         False-discovery rate at which a candidate is called significant.
     """
 
-    fit: FitConfig = field(default_factory=default_screen_fit_config)
-    prefilter: bool = True
-    max_volume_ratio: float = DEFAULT_MAX_VOLUME_RATIO
-    alpha: float = 0.01
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.fit, FitConfig):
-            raise ConfigError("ScreenConfig.fit must be a FitConfig")
-        if not isinstance(self.max_volume_ratio, (int, float)) or not self.max_volume_ratio > 0:
-            raise ConfigError(f"max_volume_ratio must be > 0, got {self.max_volume_ratio!r}")
-        if not isinstance(self.alpha, (int, float)) or not 0 < self.alpha < 1:
-            raise ConfigError(f"alpha must be in (0, 1), got {self.alpha!r}")
+    fit: FitConfig = field(default_factory=default_screen_fit_config, metadata=section(FitConfig))
+    prefilter: bool = option(
+        True, Boolean(), flag="--no-prefilter", negate=True,
+        help="fit every candidate, however much larger than the density",
+    )  # fmt: skip
+    max_volume_ratio: float = option(
+        DEFAULT_MAX_VOLUME_RATIO, Number(0.0, low_open=True, allow_inf=True),
+        flag="--max-volume-ratio", metavar="R",
+        help="pre-filter: leave out candidates with a volume above R x the density's volume at "
+        "the contour level (default %(default)s)",
+    )  # fmt: skip
+    alpha: float = option(
+        0.01, Number(0.0, 1.0, low_open=True, high_open=True), flag="--alpha", metavar="Q",
+        help="false-discovery rate at which a candidate is called significant "
+        "(default %(default)s)",
+    )  # fmt: skip
 
     @property
     def metric(self) -> str:
