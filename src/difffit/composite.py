@@ -48,9 +48,12 @@ from difffit.density.prepare import auto_level, remove_islands
 from difffit.density.simulate import SIGMA_FACTOR, simulate_on_grid
 from difffit.density.zero import DEFAULT_RULE, RULES, ZeroResult, peak_value, zero_density
 from difffit.errors import ConfigError
+from difffit.fitting.quality import default_resolution
 from difffit.geometry import RigidTransform
+from difffit.progress import Progress
 from difffit.results import ClusterHit, FitResult
-from difffit.search import Progress, default_resolution, fit, make_seed
+from difffit.search import fit
+from difffit.seeding import make_seed
 from difffit.structure import Structure
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from difffit.config import (
     SearchConfig,
 )
 from difffit.errors import ConfigError
-from difffit.search import Progress
+from difffit.progress import Progress
 from difffit.structure import SELECTIONS
 
 _DEF_P = PrepConfig()

@@ -259,7 +259,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from difffit.io import composite as cio
     from difffit.io import read_map, read_structure
-    from difffit.search import make_seed
+    from difffit.seeding import make_seed
 
     config = composite_config_from_args(args)
     out: Path = args.out

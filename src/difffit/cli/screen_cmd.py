@@ -11,8 +11,8 @@ from pathlib import Path
 
 from difffit.cli.common import add_fit_options, fit_config_from_args, positive_float
 from difffit.errors import ConfigError
+from difffit.progress import Progress
 from difffit.screen.confidence import MIN_LIBRARY
-from difffit.search import Progress
 
 log = logging.getLogger("difffit")
 

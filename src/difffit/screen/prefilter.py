@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from difffit.errors import ConfigError
-from difffit.search import ATOM_VOLUME
+from difffit.structure import ATOM_VOLUME
 
 __all__ = ["ATOM_VOLUME", "DEFAULT_MAX_VOLUME_RATIO", "SizeCheck", "size_check"]
 
