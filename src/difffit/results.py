@@ -32,6 +32,7 @@ import numpy as np
 from difffit.errors import ResultsError
 from difffit.geometry import RigidTransform
 from difffit.io.atomic import atomic_path
+from difffit.ranking import cluster_sort_key
 
 __all__ = [
     "FORMAT_NAME",
@@ -104,9 +105,9 @@ class ClusterHit:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def metric(self, name: str) -> float:
-        if name == "hits":
-            return float(self.hits)
-        return float(getattr(self, name))
+        """The value that ranks this cluster by ``name``, a metric or ``"hits"``
+        (:func:`difffit.ranking.cluster_sort_key`; ``"score"`` needs the fits' scores)."""
+        return cluster_sort_key(self, name)
 
     def row(self) -> dict[str, Any]:
         d: dict[str, Any] = {
