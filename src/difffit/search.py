@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import numpy as np
@@ -126,8 +126,8 @@ def fit(
             with watch("search"):
                 tg = targets[si] = prepare_structure(structures[si], si, smap, config)
                 starts = make_pool(tg, smap, config.search, rng)
-                placements = optimise(smap, tg, starts, config.search, progress=(
-                    lambda d, t, _n=name: emit(progress, "search", d, t, _n)))  # fmt: skip
+                steps = _search_events(progress, name)
+                placements = optimise(smap, tg, starts, config.search, progress=steps)
             n_samples += placements.n_evaluations
             with watch("metrics"):
                 parts.append(score_placements(smap, tg, placements))
@@ -139,8 +139,10 @@ def fit(
             with watch("cluster"):
                 clusters = cluster_fits(smap, targets[si], fits, config.cluster)
             with watch("refine"):
-                rows.append(refine_clusters(
-                    smap, targets[si], clusters, refine=config.refine, cluster=config.cluster))  # fmt: skip
+                refined = refine_clusters(
+                    smap, targets[si], clusters, refine=config.refine, cluster=config.cluster
+                )
+            rows.append(refined)
         ranking = rank_clusters(rows, len(fits), config.cluster.sort_by)
 
     timings = {**watch.seconds, "total": time.perf_counter() - t_start}
@@ -157,6 +159,15 @@ def fit(
         config=config,
         info=_run_info(smap, config, dev, n_threads, len(fits), n_samples, timings),
     )
+
+
+def _search_events(progress: ProgressCallback | None, name: str) -> Callable[[int, int], None]:
+    """The optimiser's ``(done, total)`` reports as ``Progress("search", done, total, name)``."""
+
+    def report(done: int, total: int) -> None:
+        emit(progress, "search", done, total, name)
+
+    return report
 
 
 def _check_structures(structures: Structure | Sequence[Structure]) -> list[Structure]:
@@ -223,12 +234,13 @@ def _fits_table(
 
 
 def _structure_info(s: Structure) -> StructureInfo:
+    x, y, z = (float(v) for v in s.centre_xyz)
     return StructureInfo(
         name=s.name,
         source=str(s.source) if s.source else None,
         n_atoms=len(s),
         n_residues=s.n_residues,
-        centre_xyz=tuple(float(v) for v in s.centre_xyz),
+        centre_xyz=(x, y, z),
         chains=s.chains,
     )
 
