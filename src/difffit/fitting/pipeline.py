@@ -484,8 +484,8 @@ def cluster_fits(
     ``targets``' structure, visited best first by ``cluster.sort_by``; the leaders' exact
     metrics."""
     idx = np.flatnonzero(fits.structure_index == targets.index)
-    key = sort_key(cluster.sort_by, score=fits.score[idx], metrics={
-        k: v[idx] for k, v in fits.metrics.items()})  # fmt: skip
+    metrics = {k: v[idx] for k, v in fits.metrics.items()}
+    key = sort_key(cluster.sort_by, score=fits.score[idx], metrics=metrics)
     cl = cluster_poses(
         fits.quat_wxyz, fits.centre_xyz, idx[rank_order(key)],
         shift_tolerance=cluster.shift_tolerance,
