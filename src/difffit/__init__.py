@@ -38,8 +38,9 @@ from difffit.geometry import RigidTransform
 from difffit.io.maps import read_map, write_map
 from difffit.io.results import save_results
 from difffit.io.structures import read_structure, write_structure
+from difffit.progress import Progress
 from difffit.results import ClusterHit, FitResult
-from difffit.search import Progress, fit
+from difffit.search import fit
 from difffit.structure import Structure
 
 __all__ = [

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from difffit.geometry import RigidTransform
+from difffit.ranking import cluster_sort_key
 
 __all__ = [
     "FORMAT_NAME",
@@ -103,9 +104,9 @@ class ClusterHit:
         return self.structure_index == other.structure_index and _plain_eq(self.row(), other.row())
 
     def metric(self, name: str) -> float:
-        if name == "hits":
-            return float(self.hits)
-        return float(getattr(self, name))
+        """The value that ranks this cluster by ``name``, a metric or ``"hits"``
+        (:func:`difffit.ranking.cluster_sort_key`; ``"score"`` needs the fits' scores)."""
+        return cluster_sort_key(self, name)
 
     def row(self) -> dict[str, Any]:
         d: dict[str, Any] = {

@@ -16,7 +16,10 @@ import numpy as np
 
 from difffit.errors import ConfigError, StructureError
 
-__all__ = ["SELECTIONS", "Structure"]
+__all__ = ["ATOM_VOLUME", "SELECTIONS", "Structure"]
+
+#: Protein volume per heavy atom, Å³ (1.35 g/cm³, ~14.7 Da per heavy atom with its hydrogens).
+ATOM_VOLUME = 18.0
 
 #: Atom selections: "all" heavy atoms (waters excluded), "backbone", "ca" (one atom per residue).
 SELECTIONS = ("all", "backbone", "ca")

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from difffit import validate
 from difffit.config import FitConfig, Option, option_fields, section_fields
 from difffit.errors import ConfigError
-from difffit.search import Progress
+from difffit.progress import Progress
 
 C = TypeVar("C")
 
@@ -166,7 +166,7 @@ def add_top(target: Target) -> None:
 
 
 class ProgressBar:
-    """Turns :class:`~difffit.search.Progress` events into a tqdm bar on stderr."""
+    """Turns :class:`~difffit.progress.Progress` events into a tqdm bar on stderr."""
 
     def __init__(self, *, disable: bool = False) -> None:
         self.disable = disable

@@ -19,8 +19,8 @@ from difffit.cli.common import (
     config_from_args,
     models_from_args,
 )
+from difffit.progress import Progress
 from difffit.screen.confidence import MIN_LIBRARY
-from difffit.search import Progress
 
 log = logging.getLogger("difffit")
 

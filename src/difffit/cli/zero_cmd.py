@@ -140,9 +140,9 @@ def load_fit(text: str):
 
 def run(args: argparse.Namespace) -> int:
     from difffit.density.placed import zero_placements
+    from difffit.fitting.quality import default_resolution
     from difffit.geometry import RigidTransform
     from difffit.io import read_map, read_structure, write_map
-    from difffit.search import default_resolution
 
     if not args.fit and not args.structure:
         raise ConfigError("give the fits to zero: --fit RESULTS#RANK or --structure FITTED.cif")

@@ -58,9 +58,12 @@ from difffit.density.map import DensityMap
 from difffit.density.placed import zero_placements
 from difffit.density.prepare import auto_level, remove_islands
 from difffit.errors import ConfigError
+from difffit.fitting.quality import default_resolution
 from difffit.io.assembly import assembly_chain_ids
+from difffit.progress import Progress
 from difffit.results import ClusterHit, FitResult
-from difffit.search import Progress, default_resolution, fit, make_seed
+from difffit.search import fit
+from difffit.seeding import make_seed
 from difffit.structure import Structure
 
 log = logging.getLogger("difffit.composite")
@@ -520,7 +523,7 @@ def composite(
     on_round : callable
         Called with each :class:`RoundResult` as soon as the round is complete (to write it).
     progress : callable
-        :class:`~difffit.search.Progress` events of the fits (stage ``"round"`` between rounds).
+        :class:`~difffit.progress.Progress` events of the fits (stage ``"round"`` between rounds).
 
     Returns
     -------

@@ -34,8 +34,9 @@ from difffit.composite.types import (
 from difffit.density.map import DensityMap
 from difffit.errors import ConfigError
 from difffit.io.folders import RoundRecord, RunFolder
+from difffit.progress import Progress
 from difffit.results import ClusterHit, FitResult
-from difffit.search import Progress, make_seed
+from difffit.seeding import make_seed
 from difffit.structure import Structure
 
 __all__ = ["RunSession"]

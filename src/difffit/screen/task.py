@@ -24,6 +24,7 @@ from difffit.config import FitConfig
 from difffit.density.map import DensityMap
 from difffit.density.prepare import PreparedMap, prepare_map
 from difffit.errors import DiffFitError
+from difffit.ranking import cluster_sort_key
 from difffit.structure import Structure
 
 __all__ = [
@@ -222,9 +223,7 @@ def run_task(
     sort_by = ctx.config.cluster.sort_by
 
     def key(c) -> float:
-        if sort_by == "score":
-            return float(result.fits["score"][c.fit_id])
-        return c.metric(sort_by)
+        return cluster_sort_key(c, sort_by, score=float(result.fits["score"][c.fit_id]))
 
     cl = result.clusters
     best = cl[0]

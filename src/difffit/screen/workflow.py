@@ -28,6 +28,7 @@ from difffit._version import __version__
 from difffit.config import BaseConfig, ClusterConfig, FitConfig, option, section
 from difffit.density.map import DensityMap
 from difffit.errors import ConfigError, StructureError
+from difffit.progress import Progress
 from difffit.screen.confidence import Confidence, NullModel, library_confidence
 from difffit.screen.library import LibraryEntry, candidate_seed
 from difffit.screen.prefilter import DEFAULT_MAX_VOLUME_RATIO, size_check
@@ -40,7 +41,7 @@ from difffit.screen.task import (
     one_line,
     prepared_for,
 )
-from difffit.search import Progress, make_seed
+from difffit.seeding import make_seed
 from difffit.validate import Boolean, Number
 
 __all__ = ["RankedCandidate", "ScreenConfig", "ScreenResult", "screen"]
