@@ -118,3 +118,45 @@ def test_cli_fetch(server, tmp_path, capsys):
     rc = cli(["fetch", "pdb:1abc", "--mirror", server.mirror(), "--cache", str(tmp_path)])
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "not found" in err
+
+
+FAST = ["--rotations", "6", "--positions", "3", "--steps", "30", "--refine", "2", "-q"]
+
+
+def test_fit_by_accession_takes_level_and_resolution_from_emdb(server, tmp_path, capsys):
+    from difffit.io.results import load_results
+
+    out = tmp_path / "out"
+    argv = ["fit", "emdb:3488", "pdb:5me2", "--chains", "A", "--mirror", server.mirror(),
+            "--cache", str(tmp_path / "cache"), "--out", str(out), "--seed", "1", *FAST]  # fmt: skip
+    assert cli(argv) == 0
+    log = capsys.readouterr().err
+    r = load_results(out)
+    assert r.level == pytest.approx(HB_LEVEL)
+    assert r.resolution == pytest.approx(HB_RESOLUTION)
+    assert f"contour level {HB_LEVEL:g}: the recommended level of emdb:3488" in log
+    assert f"resolution {HB_RESOLUTION:g} Å: from the EMDB header of emdb:3488" in log
+    assert [s.name for s in r.structures] == ["5me2_A"]
+
+
+def test_given_level_wins_and_chains_suffix_on_accessions(server, tmp_path):
+    from difffit.io.results import load_results
+
+    out = tmp_path / "out"
+    argv = ["fit", "emdb:3488", "pdb:5me2:B", "--level", "0.2", "--mirror", server.mirror(),
+            "--cache", str(tmp_path / "cache"), "--out", str(out), "--seed", "1", *FAST]  # fmt: skip
+    assert cli(argv) == 0
+    r = load_results(out)
+    assert r.level == pytest.approx(0.2) and r.resolution == pytest.approx(HB_RESOLUTION)
+    assert [s.name for s in r.structures] == ["5me2_B"]
+
+
+def test_accession_errors_are_one_line(server, tmp_path, capsys):
+    base = ["--mirror", server.mirror(), "--cache", str(tmp_path), "--out", str(tmp_path / "o")]
+    for argv in (["fit", "pdb:5me2", "pdb:5me2", *base], ["fit", "emdb:3488", "emdb:3488", *base],
+                 ["fit", "emdb:9999", "pdb:5me2", *base]):  # fmt: skip
+        assert cli(argv) == 2
+        err = capsys.readouterr().err
+        errors = [line for line in err.splitlines() if ": error:" in line]
+        assert len(errors) == 1 and errors[0].startswith("difffit: error:"), err
+        assert "internal error" not in err

@@ -31,7 +31,9 @@ from difffit.config import (
 from difffit.errors import ConfigError
 from difffit.screen import ScreenConfig
 
-# the flags of `difffit CMD --help` on main before the declarations moved into the configs
+# the flags of `difffit CMD --help` on main before the declarations moved into the configs,
+# plus the download options every command that takes accessions gained since (issue #14)
+FETCH_FLAGS = ["--cache", "--mirror"]
 PINNED_FLAGS = {
     "composite": ["--accept", "--angle-tolerance", "--candidates", "--clash-distance",
                   "--coarse-fraction", "--copies", "--defer", "--device", "--help",
@@ -132,7 +134,8 @@ def _config(cmd, argv):
 @pytest.mark.parametrize("cmd", sorted(PINNED_FLAGS))
 def test_help_lists_the_pinned_flags(cmd, capsys):
     flags = sorted(s for a in SUBPARSERS[cmd]._actions for s in a.option_strings)
-    assert flags == sorted(PINNED_FLAGS[cmd])
+    takes_accessions = cmd in ("composite", "fit", "screen", "simulate", "zero")
+    assert flags == sorted(PINNED_FLAGS[cmd] + (FETCH_FLAGS if takes_accessions else []))
     with pytest.raises(SystemExit):
         main([cmd, "--help"])
     shown = capsys.readouterr().out

@@ -20,6 +20,7 @@ from difffit.cli.common import (
     add_out,
     config_from_args,
 )
+from difffit.cli.inputs import add_fetch_options, resolve_map, resolve_structures
 from difffit.composite.types import Decision
 from difffit.config import CompositeConfig
 from difffit.errors import ConfigError
@@ -37,12 +38,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "placements table and the assembled model after every round to --out; running the "
         "same command again continues from the last complete round.",
     )
-    p.add_argument("map", type=Path, help="density map (.mrc, .map, .ccp4; .gz allowed)")
+    p.add_argument("map", help="density map (.mrc, .map, .ccp4; .gz allowed) or emdb:ID")
     p.add_argument(
         "structures",
         nargs="+",
         metavar="STRUCTURE",
-        help="structure files; FILE:CHAINS takes chains of a file (e.g. 5me2.pdb:A)",
+        help="structure files or pdb:ID / afdb:UNIPROT; FILE:CHAINS takes chains of a file "
+        "(e.g. 5me2.pdb:A, pdb:5me2:A)",
     )
     add_out(p, help="run folder (created or resumed)")
     p.add_argument(
@@ -73,20 +75,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
         help="discard the run in --out (its round folders, tables and manifest) and start again",
     )
     add_fit_options(p)
+    add_fetch_options(p)
     p.set_defaults(run=run)
     return p
-
-
-def parse_structure_arg(text: str) -> tuple[Path, list[str] | None]:
-    """``FILE`` or ``FILE:CHAINS`` (a path that exists as given is never split)."""
-    path = Path(text)
-    if path.exists() or ":" not in text:
-        return path, None
-    file, _, chains = text.rpartition(":")
-    ids = [c.strip() for c in chains.split(",") if c.strip()]
-    if not file or not ids:
-        raise ConfigError(f"{text}: expected FILE or FILE:CHAINS (e.g. 5me2.pdb:A)")
-    return Path(file), ids
 
 
 def parse_copies(items: list[str], names: list[str]) -> dict[str, int | None]:
@@ -209,9 +200,10 @@ def run(args: argparse.Namespace) -> int:
     from difffit.io import read_map, read_structure
     from difffit.io.folders import RunFolder
 
+    map_path = resolve_map(args)
+    specs = resolve_structures(args, args.structures)
     config = composite_config_from_args(args)
     out: Path = args.out
-    specs = [parse_structure_arg(s) for s in args.structures]
     structures = [read_structure(path, chains=chains) for path, chains in specs]
     names = [s.name for s in structures]
     if len(set(names)) != len(names):
@@ -219,8 +211,8 @@ def run(args: argparse.Namespace) -> int:
             f"two structures have the same name ({', '.join(names)}); rename the files"
         )
     copies = parse_copies(args.copies, names)
-    density = read_map(args.map)
-    log.info("map %s: %s", args.map, density)
+    density = read_map(map_path)
+    log.info("map %s: %s", map_path, density)
     for s in structures:
         c = copies[s.name]
         log.info("structure %s: %d heavy atoms, chains %s, copies %s", s.name, len(s),
@@ -230,7 +222,7 @@ def run(args: argparse.Namespace) -> int:
             f"--out {out}: no composite run to accept fits for (run with --manual first)"
         )
     session = RunSession.start_or_resume(
-        out, density, structures, map_path=args.map, copies=copies, config=config,
+        out, density, structures, map_path=map_path, copies=copies, config=config,
         seed=args.seed, restart=args.restart, command="difffit " + shlex.join(sys.argv[1:]),
     )  # fmt: skip
     state = session.state

@@ -7,7 +7,8 @@ import json
 import logging
 import sys
 
-from difffit.io.fetch import Fetcher, cache_dir, describe, parse_accession
+from difffit.cli.inputs import add_fetch_options
+from difffit.io.fetch import Fetcher, describe, parse_accession
 
 log = logging.getLogger("difffit")
 
@@ -29,15 +30,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of lines")
     p.set_defaults(run=run)
     return p
-
-
-def add_fetch_options(p: argparse.ArgumentParser) -> None:
-    """``--mirror`` and ``--cache``, for every command that accepts accessions."""
-    g = p.add_argument_group("downloads")
-    g.add_argument("--mirror", metavar="NAME|URL",
-                   help="archive site: ebi, rcsb, pdbe, pdbj, a URL with the archive's layout, or "
-                        "emdb=URL,pdb=URL,afdb=URL (default: DIFFFIT_MIRROR, else the main sites)")  # fmt: skip
-    g.add_argument("--cache", metavar="DIR", help=f"download cache (default: {cache_dir()})")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ from difffit.cli.common import (
     fit_config_from_args,
     models_from_args,
 )
+from difffit.cli.inputs import add_fetch_options, resolve_map, resolve_structures
 from difffit.errors import ConfigError
 
 log = logging.getLogger("difffit")
@@ -33,13 +34,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
         description="Fit one or more structures into a density map and write ranked, clustered, "
         "refined placements to --out.",
     )
-    p.add_argument("map", type=Path, help="density map (.mrc, .map, .ccp4; .gz allowed)")
+    p.add_argument("map", help="density map (.mrc, .map, .ccp4; .gz allowed) or emdb:ID")
     p.add_argument(
         "structures",
-        type=Path,
         nargs="+",
         metavar="STRUCTURE",
-        help="structure files (.pdb, .cif; .gz allowed)",
+        help="structure files (.pdb, .cif; .gz allowed) or pdb:ID / afdb:UNIPROT, each "
+        "optionally with :CHAINS (5me2.pdb:A,C)",
     )
     add_out(p, help="results folder")
     add_chains(p, help="comma-separated chain IDs to keep from every structure")
@@ -48,6 +49,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     add_top(p)
     add_overwrite(p, help="replace results in --out")
     add_fit_options(p)
+    add_fetch_options(p)
     p.set_defaults(run=run)
     return p
 
@@ -57,12 +59,14 @@ def run(args: argparse.Namespace) -> int:
     from difffit.io.results import save_results
     from difffit.search import fit
 
+    check_out_dir(Path(args.out), args.overwrite)
+    map_path = resolve_map(args)
+    inputs = resolve_structures(args, args.structures)
     config = fit_config_from_args(args)
     n_models = models_from_args(args)
-    check_out_dir(args.out, args.overwrite)
-    density = read_map(args.map)
+    density = read_map(map_path)
     chains = chains_from_args(args)
-    structures = [read_structure(p, chains=chains) for p in args.structures]
+    structures = [read_structure(p, chains=own or chains) for p, own in inputs]
     names = [s.name for s in structures]
     if len(set(names)) != len(names):
         raise ConfigError(
@@ -84,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     log.info("resolution %.3g Å (%s); seed %d; %d placements in %.2f s",
              result.resolution, result.info["resolution_rule"], result.seed,
              result.info["n_placements"], result.info["timings_s"]["total"])  # fmt: skip
-    out = save_results(result, args.out, structures=structures, map_path=args.map,
+    out = save_results(result, args.out, structures=structures, map_path=map_path,
                        n_models=n_models, write_pdb=args.pdb,
                        command="difffit " + shlex.join(sys.argv[1:]), overwrite=args.overwrite)  # fmt: skip
     print(result.summary_table(args.top))

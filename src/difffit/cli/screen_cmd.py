@@ -7,7 +7,6 @@ import logging
 import math
 import shlex
 import sys
-from pathlib import Path
 
 from difffit import validate
 from difffit.cli.common import (
@@ -19,6 +18,7 @@ from difffit.cli.common import (
     config_from_args,
     models_from_args,
 )
+from difffit.cli.inputs import add_fetch_options, resolve_map, resolve_structures
 from difffit.progress import Progress
 from difffit.screen.confidence import MIN_LIBRARY
 
@@ -36,13 +36,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "(robust z-score, p-value, Benjamini-Hochberg q-value). Results go into an SQLite "
         "database in --out as each candidate finishes: running the same command again resumes.",
     )
-    p.add_argument("map", type=Path, help="the density (.mrc, .map, .ccp4; .gz allowed)")
+    p.add_argument("map", help="the density (.mrc, .map, .ccp4; .gz allowed) or emdb:ID")
     p.add_argument(
         "library",
         nargs="+",
         metavar="LIBRARY",
-        help="structure files, folders (searched recursively) or quoted glob patterns "
-        "(.pdb, .cif; .gz allowed)",
+        help="structure files, folders (searched recursively), quoted glob patterns "
+        "(.pdb, .cif; .gz allowed), or accessions: pdb:ID, afdb:UNIPROT, uniprot:ID,ID,...",
     )
     add_out(p, help="output folder (created; an earlier screen there is resumed)")
     g = p.add_argument_group("screen")
@@ -65,6 +65,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     g.add_argument("--no-plot", action="store_true", help="do not write scores.png")
     add_top(g)
     add_fit_options(p)
+    add_fetch_options(p)
     # a screen ranks by the correlation about the mean (see docs/screen.md)
     p.set_defaults(run=run, sort_by="cam")
     return p
@@ -110,9 +111,11 @@ def run(args: argparse.Namespace) -> int:
     config = config_from_args(ScreenConfig, args)
     n_models = models_from_args(args)
     validate.integer("--workers", args.workers, minimum=1)
-    density = read_map(args.map)
-    library, n_dup = find_library(args.library)
-    log.info("map %s: %s", args.map, density)
+    map_path = resolve_map(args)
+    items = [str(p) for p, _ in resolve_structures(args, args.library, chains=False)]
+    density = read_map(map_path)
+    library, n_dup = find_library(items)
+    log.info("map %s: %s", map_path, density)
     log.info(
         "library: %d candidates%s",
         len(library),
@@ -137,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     files = write_screen_report(
         result,
         args.out,
-        map_path=args.map,
+        map_path=map_path,
         n_models=n_models,
         plot=not args.no_plot,
         command="difffit " + shlex.join(sys.argv[1:]),

@@ -15,6 +15,7 @@ from difffit.cli.common import (
     chains_from_args,
     positive_float,
 )
+from difffit.cli.inputs import add_fetch_options, resolve_structures
 from difffit.errors import ConfigError
 
 log = logging.getLogger("difffit")
@@ -29,7 +30,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "cut off at 3 sigma, normalised to a maximum of 1. On the grid of --like MAP, or on a "
         "new grid of --voxel-size enclosing the atoms.",
     )
-    p.add_argument("structure", type=Path, help="structure file (.pdb, .cif; .gz allowed)")
+    p.add_argument(
+        "structure", help="structure file (.pdb, .cif; .gz allowed) or pdb:ID / afdb:UNIPROT"
+    )
     p.add_argument(
         "--resolution", type=positive_float, required=True, metavar="Å", help="resolution"
     )
@@ -55,6 +58,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     add_seed(p, default=0, help="seed of the noise (default %(default)s)")
     add_out(p, help="output map (.mrc; .gz allowed)")
     add_overwrite(p, help="replace an existing --out")
+    add_fetch_options(p)
     p.set_defaults(run=run)
     return p
 
@@ -73,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
     if args.like is not None and args.padding is not None:
         raise ConfigError("--padding applies to a new grid, not to --like")
     chains = chains_from_args(args)
-    st = read_structure(args.structure, chains=chains)
+    ((path, own),) = resolve_structures(args, [args.structure], chains=False)
+    st = read_structure(path, chains=chains)
     weights = st.atomic_numbers.astype(np.float64)
     if args.like is not None:
         like = read_map(args.like)

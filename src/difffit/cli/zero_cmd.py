@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 
 from difffit.cli.common import add_out, add_overwrite, positive_float
+from difffit.cli.inputs import add_fetch_options, resolve_map
 from difffit.density.zero import DEFAULT_RULE, RULES, zero_density
 from difffit.errors import ConfigError
 
@@ -28,7 +29,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "neighbours (rule 'dominant' by default; see docs/composite.md). The input map is "
         "never overwritten.",
     )
-    p.add_argument("map", type=Path, help="density map")
+    p.add_argument("map", help="density map (.mrc, .map, .ccp4; .gz allowed) or emdb:ID")
     p.add_argument(
         "--fit",
         action="append",
@@ -101,6 +102,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         help="value of zeroed voxels (default %(default)s)",
     )
     add_overwrite(p, help="replace an existing --out / --removed")
+    add_fetch_options(p)
     p.set_defaults(run=run)
     return p
 
@@ -146,7 +148,8 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.fit and not args.structure:
         raise ConfigError("give the fits to zero: --fit RESULTS#RANK or --structure FITTED.cif")
-    src = args.map.resolve()
+    map_path = resolve_map(args)
+    src = map_path.resolve()
     for target in (args.out, args.removed):
         if target is not None and target.resolve() == src:
             raise ConfigError(
@@ -155,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
     for target in (args.out, args.removed):
         if target is not None and target.exists() and not args.overwrite:
             raise ConfigError(f"{target}: exists (choose another name, or --overwrite)")
-    density = read_map(args.map)
+    density = read_map(map_path)
     placed = []
     resolutions = []
     for ref in args.fit:
