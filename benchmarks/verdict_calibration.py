@@ -62,6 +62,14 @@ def main(argv=None) -> int:
     todo = []
     for c in CASES:
         todo.append(("true", c.name, c.map_path, c.model_path, c.chains, c.resolution))
+    riken = DATA / "riken_segmented_chains"
+    for i in ("2513A", "5778", "5925", "6374", "6555"):
+        todo.append(("true", f"riken/{i}", riken / "mrc_converted" / f"{i}.mrc",
+                     riken / f"{i}_native.pdb", None, 4.0))  # fmt: skip
+    spike = DATA / "ccpem_emd21457_spike_ntd"
+    todo.append(
+        ("true", "spike_ntd", spike / "emd_21457_seg.mrc", spike / "6vyb_Ndom.pdb", None, 3.2)
+    )
     for n in ("I7MLV6_D3", "I7M317_D1"):
         todo.append(("true", f"density2/{n}", None, DEMO / "subunits_cif" / f"{n}.pdb", None, 4.0))
     todo.append(("decoy", "I7LV70_D1", None, DEMO / "subunits_cif" / "I7LV70_D1.pdb", None, 4.0))

@@ -21,6 +21,7 @@ Their on-disk format, ``difffit-results`` version 1, is owned by :mod:`difffit.i
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,10 +55,15 @@ TRANSFORM_COLUMNS = (
     "t2",
     "t3",
 )
-CLUSTER_COLUMNS = (
+#: Columns added after the transform (format 1 files written before them still read: NaN).
+VERDICT_COLUMNS = (
+    "z", "verdict", "centre_x", "centre_y", "centre_z", "distance_to_rank1", "angle_to_rank1",
+)  # fmt: skip
+CLUSTER_REQUIRED = (
     "rank", "structure", "hits", "density", "overlap", "correlation", "cam", "inside",
     "refined", "fit_id",
 ) + TRANSFORM_COLUMNS  # fmt: skip
+CLUSTER_COLUMNS = CLUSTER_REQUIRED + VERDICT_COLUMNS
 FIT_COLUMNS = (
     "fit_id", "structure", "rotation_index", "position_index", "score", "density", "overlap",
     "correlation", "cam", "inside", "cluster_rank",
@@ -95,6 +101,15 @@ class ClusterHit:
     transform: RigidTransform
     refined: bool
     fit_id: int
+    #: Fisher-z of cam against the clusters of its structure in the run (:mod:`difffit.verdict`).
+    z: float = math.nan
+    #: ``convincing``, ``ambiguous`` or ``no convincing fit`` ("" when not judged).
+    verdict: str = ""
+    #: Centre of the placed structure's heavy atoms, map frame, Å.
+    centre_xyz: tuple[float, float, float] = (math.nan, math.nan, math.nan)
+    #: Distance (Å, centres) and rotation angle (degrees) to the best cluster of its structure.
+    distance_to_rank1: float = math.nan
+    angle_to_rank1: float = math.nan
     #: In-memory diagnostics of the search (not written; not compared).
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -122,6 +137,12 @@ class ClusterHit:
             "fit_id": self.fit_id,
         }
         d.update(zip(TRANSFORM_COLUMNS, self.transform.to_r_t_flat(), strict=True))
+        d.update(
+            z=float(self.z), verdict=self.verdict, centre_x=float(self.centre_xyz[0]),
+            centre_y=float(self.centre_xyz[1]), centre_z=float(self.centre_xyz[2]),
+            distance_to_rank1=float(self.distance_to_rank1),
+            angle_to_rank1=float(self.angle_to_rank1),
+        )  # fmt: skip
         return d
 
 
@@ -177,16 +198,36 @@ class FitResult:
     def for_structure(self, structure: str) -> list[ClusterHit]:
         return [c for c in self.clusters if c.structure == structure]
 
-    def summary_table(self, n: int = 10) -> str:
-        """A short ranked text table of the best ``n`` clusters."""
-        head = f"{'rank':>4}  {'structure':<24} {'hits':>5} {'corr':>6} {'cam':>6} {'overlap':>8} {'density':>8} {'inside':>6}"
+    def summary_table(self, n: int = 10, *, all_clusters: bool = False) -> str:
+        """A ranked text table of at most ``n`` clusters.
+
+        Clusters judged ``no convincing fit`` are left out (the best cluster of each structure
+        is always shown) unless ``all_clusters``; a last line says how many were left out.
+        Every cluster stays in ``clusters.csv``.
+        """
+        head = (f"{'rank':>4}  {'structure':<24} {'hits':>5} {'corr':>6} {'cam':>6} {'z':>5} "
+                f"{'overlap':>8} {'inside':>6}  {'verdict':<17} {'centre x y z (Å)':>22} "
+                f"{'d1 Å':>6} {'a1°':>5}")  # fmt: skip
         lines = [head, "-" * len(head)]
-        for c in self.clusters[:n]:
+        seen: set[str] = set()
+        shown = hidden = 0
+        for c in self.clusters:
+            first = c.structure not in seen
+            seen.add(c.structure)
+            keep = all_clusters or first or c.verdict != "no convincing fit"
+            if not keep or shown >= n:
+                hidden += 1
+                continue
+            shown += 1
             name = c.structure if len(c.structure) <= 24 else c.structure[:21] + "..."
+            centre = " ".join(f"{v:7.1f}" for v in c.centre_xyz)
             lines.append(
                 f"{c.rank:>4}  {name:<24} {c.hits:>5} {c.correlation:6.3f} {c.cam:6.3f} "
-                f"{c.overlap:8.4g} {c.density:8.4g} {c.inside:6.2f}"
+                f"{c.z:5.1f} {c.overlap:8.4g} {c.inside:6.2f}  {c.verdict or '-':<17} "
+                f"{centre:>22} {c.distance_to_rank1:6.1f} {c.angle_to_rank1:5.0f}"
             )
+        if hidden:
+            lines.append(f"({hidden} more clusters, most with no convincing fit, in clusters.csv)")
         return "\n".join(lines)
 
 

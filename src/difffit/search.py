@@ -46,6 +46,7 @@ from difffit.progress import ProgressCallback, emit
 from difffit.results import TRANSFORM_COLUMNS, ClusterHit, FitResult, StructureInfo
 from difffit.seeding import make_seed
 from difffit.structure import Structure
+from difffit.verdict import annotate_clusters
 
 __all__ = ["fit"]
 
@@ -150,7 +151,9 @@ def fit(
     if not math.isfinite(float(np.nanmax(fits.score))):
         raise FitError("the search produced no finite score (map or structure degenerate)")
     return FitResult(
-        clusters=_cluster_hits(ranking, structures),
+        clusters=annotate_clusters(
+            _cluster_hits(ranking, structures), {s.name: s.centre_xyz for s in structures}
+        ),
         fits=_fits_table(fits, ranking, targets, structures),
         structures=tuple(_structure_info(s) for s in structures),
         level=smap.level,

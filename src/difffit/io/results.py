@@ -26,6 +26,7 @@ from difffit.io.atomic import atomic_path, atomic_write_text
 from difffit.io.structures import write_structure
 from difffit.results import (
     CLUSTER_COLUMNS,
+    CLUSTER_REQUIRED,
     FIT_COLUMNS,
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -205,7 +206,7 @@ def load_results(folder: str | os.PathLike[str]) -> FitResult:
     )
     index = {s.name: i for i, s in enumerate(structures)}
     clusters = tuple(
-        _cluster_hit(r, index, folder) for r in _rows(folder / "clusters.csv", CLUSTER_COLUMNS)
+        _cluster_hit(r, index, folder) for r in _rows(folder / "clusters.csv", CLUSTER_REQUIRED)
     )
     fit_rows = _rows(folder / "fits.csv", FIT_COLUMNS)
     fits: dict[str, np.ndarray] = {}
@@ -274,17 +275,25 @@ def _rows(path: Path, columns: Sequence[str]) -> list[dict[str, Any]]:
 
 def _cluster_hit(r: dict[str, Any], index: dict[str, int], folder: Path) -> ClusterHit:
     name = str(r["structure"])
+
+    def num(key: str) -> float:  # the verdict columns: NaN in files written before them
+        v = r.get(key, "")
+        return float(v) if v not in ("", None) else math.nan
+
     return ClusterHit(
         rank=int(r["rank"]), structure=name, structure_index=index.get(name, -1),
         hits=int(r["hits"]), density=float(r["density"]), overlap=float(r["overlap"]),
         correlation=float(r["correlation"]), cam=float(r["cam"]), inside=float(r["inside"]),
         transform=r["transform"], refined=bool(r["refined"]), fit_id=int(r["fit_id"]),
+        z=num("z"), verdict=str(r.get("verdict") or ""),
+        centre_xyz=(num("centre_x"), num("centre_y"), num("centre_z")),
+        distance_to_rank1=num("distance_to_rank1"), angle_to_rank1=num("angle_to_rank1"),
     )  # fmt: skip
 
 
 def read_cluster_hits(path: str | os.PathLike[str]) -> list[ClusterHit]:
     """The clusters of a ``clusters.csv`` alone (``structure_index`` -1)."""
-    return [_cluster_hit(r, {}, Path(path)) for r in _rows(Path(path), CLUSTER_COLUMNS)]
+    return [_cluster_hit(r, {}, Path(path)) for r in _rows(Path(path), CLUSTER_REQUIRED)]
 
 
 def _num(v: str) -> Any:
