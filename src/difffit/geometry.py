@@ -1,6 +1,6 @@
 """Rotations and rigid transforms.
 
-Conventions (pinned by ``tests/test_geometry.py``):
+Conventions (pinned by ``tests/unit/test_geometry.py``):
 
 * World coordinates are (x, y, z) in Å. Points are column vectors and a rigid transform acts as
   ``x' = R @ x + t``.
