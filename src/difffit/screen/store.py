@@ -139,7 +139,7 @@ class ScreenStore:
     def close(self) -> None:
         if getattr(self, "_con", None) is not None:
             self._con.close()
-            self._con = None
+            del self._con  # a closed store has no connection; closing again does nothing
         self._release_lock()
 
     def __enter__(self) -> ScreenStore:
