@@ -182,7 +182,7 @@ def test_close_twice_and_reopen(tmp_path):
 
 # ------------------------------------------------------------------ properties
 texts = hs.text(hs.characters(exclude_categories=["Cs"]), max_size=30)
-reals = hs.one_of(hs.just(math.nan), hs.floats(allow_nan=False, allow_infinity=False))
+reals = hs.one_of(hs.just(math.nan), hs.floats(allow_nan=False))
 ints = hs.integers(-(2**63), 2**63 - 1)
 cluster_dicts = hs.dictionaries(
     hs.text("abcdefgh_", min_size=1, max_size=8),
