@@ -14,7 +14,7 @@ import sqlite3
 import tempfile
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as hs
 
 from difffit.errors import ResultsError
@@ -191,6 +191,7 @@ cluster_dicts = hs.dictionaries(
 )
 
 
+@settings(max_examples=20)  # each example opens a database and fsyncs a record
 @given(
     sha=hs.text("0123456789abcdef", min_size=1, max_size=64),
     name=texts,
