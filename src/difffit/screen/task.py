@@ -151,7 +151,7 @@ class CandidateRecord:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
 
 
-def one_line(text: str) -> str:
+def one_line(text: object) -> str:
     """A message on one line (parsers' multi-line errors joined), for tables and logs."""
     return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
 
@@ -185,7 +185,7 @@ def run_task(
     from difffit.search import fit
 
     st = task.structure
-    base = dict(
+    base: dict[str, Any] = dict(
         sha256=task.sha256,
         name=task.name,
         path=task.path,

@@ -317,7 +317,9 @@ def screen(
 
             for e in todo:
                 cseed = candidate_seed(seed, e.sha256)
-                base = dict(sha256=e.sha256, name=e.name, path=str(e.path), seed=cseed)
+                base: dict[str, Any] = dict(
+                    sha256=e.sha256, name=e.name, path=str(e.path), seed=cseed
+                )
                 try:
                     st = read_structure(e.path, name=e.name)
                 except StructureError as exc:
