@@ -270,8 +270,9 @@ def detect_alphafold(structure: Structure, table: ResidueTable | None = None) ->
     hints = []
     model = structure.model
     names = [structure.name] + ([structure.source.name] if structure.source else [])
-    if model is not None and getattr(model, "name", ""):
-        names.append(str(model.name))  # the mmCIF data block name (AF-...-F1-model_v4)
+    block_name = getattr(model, "name", None) if model is not None else None
+    if block_name:
+        names.append(str(block_name))  # the mmCIF data block name (AF-...-F1-model_v4)
     for n in names:
         found = _AF_NAME.search(str(n))
         if found:

@@ -42,7 +42,7 @@ def set_num_threads(n: int | None) -> int:
         except AttributeError:  # not on Linux
             n = os.cpu_count() or 1
     n = int(n)
-    n = max(1, min(n, numba.config.NUMBA_NUM_THREADS))
+    n = max(1, min(n, int(numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
     numba.set_num_threads(n)
     if "torch" in sys.modules:  # only when the torch path is in use; never import it here
         sys.modules["torch"].set_num_threads(n)

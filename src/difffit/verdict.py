@@ -172,7 +172,7 @@ def annotate_clusters(
             angle = math.degrees(math.acos(max(-1.0, min(1.0, (float(np.trace(rel)) - 1) / 2))))
             out[i] = dataclasses.replace(
                 c, z=float(z[j]), verdict=labels[j].value,
-                centre_xyz=tuple(float(v) for v in placed),
+                centre_xyz=(float(placed[0]), float(placed[1]), float(placed[2])),
                 distance_to_rank1=float(np.linalg.norm(placed - best_centre)),
                 angle_to_rank1=angle,
             )  # fmt: skip

@@ -7,6 +7,7 @@ import logging
 import math
 import shlex
 import sys
+from typing import Any
 
 from difffit import validate
 from difffit.cli.common import (
@@ -76,7 +77,7 @@ class CandidateBar:
 
     def __init__(self, *, disable: bool = False) -> None:
         self.disable = disable
-        self._bar = None
+        self._bar: Any = None
 
     def __call__(self, ev: Progress) -> None:
         if self.disable or ev.stage != "candidates":

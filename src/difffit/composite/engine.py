@@ -264,11 +264,11 @@ def _evaluate(
 ) -> tuple[Candidate, ...]:
     by_name = {s.name: s for s in structures}
     round_index = state.rounds_done + 1 if index is None else index
-    placed_xyz = [by_name[p.structure].coords_xyz if p.structure in by_name else None
-                  for p in state.placements]  # fmt: skip
+    input_xyz = [by_name[p.structure].coords_xyz if p.structure in by_name else None
+                 for p in state.placements]  # fmt: skip
     placed_xyz = [
         p.transform.apply(x)
-        for p, x in zip(state.placements, placed_xyz, strict=True)
+        for p, x in zip(state.placements, input_xyz, strict=True)
         if x is not None
     ]
     placed_labels = [p.label for p in state.placements if p.structure in by_name]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -133,7 +134,7 @@ def zero_placements(
     resolution: float,
     rule: str = DEFAULT_RULE,
     match_resolution: bool = True,
-    **options: float,
+    **options: Any,
 ) -> ZeroResult:
     """Zero the density explained by several placed structures at once.
 
@@ -180,7 +181,7 @@ def zero_fit(
     resolution: float,
     rule: str = DEFAULT_RULE,
     match_resolution: bool = True,
-    **options: float,
+    **options: Any,
 ) -> ZeroResult:
     """Zero the density explained by one structure placed at ``transform``.
 

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
@@ -214,7 +215,7 @@ def zero_density(
     m = density.data
     s = simulated.data.astype(np.float32)
     ref = peak_value(s)
-    options = {"envelope": envelope, "fill": fill}
+    options: dict[str, Any] = {"envelope": envelope, "fill": fill}
     if ref <= 0:  # nothing placed on this grid
         env = np.zeros(m.shape, dtype=bool)
     else:

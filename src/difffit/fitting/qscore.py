@@ -271,8 +271,8 @@ def q_scores(
         ijk = density.world_to_grid(np.where(np.isnan(p), 0.0, p))
         vals = sample_points(data, np.ascontiguousarray(ijk, dtype=np.float64), outside)
         u = vals.reshape(hi - lo, -1).astype(np.float64)
-        v = np.broadcast_to(np.repeat(ref, points_per_shell)[None, :], u.shape)
-        atom_q[lo:hi] = _pearson_rows(u, v, used)
+        ref_v = np.broadcast_to(np.repeat(ref, points_per_shell)[None, :], u.shape)
+        atom_q[lo:hi] = _pearson_rows(u, ref_v, used)
     if residue_index is None:
         residue_index = np.arange(len(xyz))
     residue_index = np.asarray(residue_index)

@@ -96,7 +96,7 @@ def assembly_model(
                 res.entity_id = ""
             model.add_chain(new)
     if model is None:
-        out.add_model(gemmi.Model(1) if hasattr(gemmi.Model, "num") else gemmi.Model("1"))
+        out.add_model(gemmi.Model(1) if hasattr(gemmi.Model, "num") else gemmi.Model("1"))  # type: ignore[arg-type]
     out.setup_entities()
     out.assign_subchains(force=True)
     return out

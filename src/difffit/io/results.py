@@ -122,7 +122,11 @@ def save_results(
         p = write_structure(
             st, models_dir / model_file_name(c.rank, c.structure), transform=c.transform
         )
-        entry = {"rank": c.rank, "structure": c.structure, "cif": str(p.relative_to(folder))}
+        entry: dict[str, Any] = {
+            "rank": c.rank,
+            "structure": c.structure,
+            "cif": str(p.relative_to(folder)),
+        }
         if write_pdb:
             pp = write_structure(
                 st, models_dir / model_file_name(c.rank, c.structure, ".pdb"), transform=c.transform

@@ -257,7 +257,7 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         parts = urlsplit(self.path)
         query = parse_qs(parts.query, keep_blank_values=True)
-        token = self.headers.get("X-DiffFit-Token") or (query.get("token") or [None])[0]
+        token = self.headers.get("X-DiffFit-Token") or next(iter(query.get("token") or []), None)
         if not viewer.token_ok(token):
             self._error(
                 HTTPStatus.FORBIDDEN,
