@@ -88,8 +88,8 @@ _CSP = (
 
 
 def molstar_available() -> bool:
-    """Whether the Mol* bundle the page needs has been built (``scripts/build-viewer``)."""
-    return (MOLSTAR_DIR / "molstar.js").is_file()
+    """Whether the Mol* bundle and the page's script have been built (``scripts/build-viewer``)."""
+    return (MOLSTAR_DIR / "molstar.js").is_file() and (STATIC_DIR / "app.js").is_file()
 
 
 class _HTTPServer(ThreadingHTTPServer):
