@@ -37,6 +37,7 @@ import os
 import re
 import zlib
 from pathlib import Path
+from typing import Any
 
 import gemmi
 import numpy as np
@@ -295,6 +296,40 @@ def read_structure(
     """
     path = Path(path)
     check_regular_file(path, StructureError)
+    st = _parse_first_model(path)
+    if not st.name:
+        st.name = _stem(path)
+    atoms = _heavy_atoms(st)
+    if not atoms["xyz"]:
+        raise StructureError(f"{path}: no heavy atoms (only waters/hydrogens, or empty)")
+    xyz = np.array(atoms["xyz"], dtype=np.float64)
+    znum = np.array(atoms["znum"], dtype=np.int64)
+    _check_atoms(path, xyz, znum, atoms)
+    structure = Structure(
+        name=name or _stem(path),
+        coords_xyz=xyz,
+        elements=np.array(atoms["elem"]),
+        atomic_numbers=znum,
+        atom_names=np.array(atoms["aname"]),
+        residue_names=np.array(atoms["rname"]),
+        chain_ids=np.array(atoms["chain"]),
+        residue_numbers=np.array(atoms["rnum"], dtype=np.int64),
+        insertion_codes=np.array(atoms["icode"]),
+        source=path,
+        model=st,
+        b_factors=np.array(atoms["bfac"], dtype=np.float64),
+    )
+    if chains:
+        structure = structure.select_chains(list(chains))
+        if name:
+            object.__setattr__(structure, "name", name)
+    log.debug("read %r", structure)
+    return structure
+
+
+def _parse_first_model(path: Path) -> gemmi.Structure:
+    """The file's first model, coordinates checked, elements fixed, alternative conformations
+    resolved (and reported)."""
     fmt = structure_format(path)
     try:
         if fmt == "cif":
@@ -326,10 +361,13 @@ def read_structure(
     elif n_fixed:
         log.debug("%s: %d elements guessed from atom and residue names", path, n_fixed)
     _report_removed_conformations(path, st)
-    if not st.name:
-        st.name = _stem(path)
+    return st
 
-    xyz, elem, znum, aname, rname, chain, rnum, icode, bfac = [], [], [], [], [], [], [], [], []
+
+def _heavy_atoms(st: gemmi.Structure) -> dict[str, list[Any]]:
+    """Per-atom lists of the first model's heavy atoms (waters and hydrogens left out)."""
+    cols: dict[str, list[Any]] = {k: [] for k in
+        ("xyz", "elem", "znum", "aname", "rname", "chain", "rnum", "icode", "bfac")}  # fmt: skip
     for ch in st[0]:
         for res in ch:
             if res.is_water():
@@ -338,26 +376,32 @@ def read_structure(
                 if atom.element.is_hydrogen:
                     continue
                 p = atom.pos
-                xyz.append((p.x, p.y, p.z))
-                elem.append(atom.element.name.upper())
-                znum.append(atom.element.atomic_number)
-                aname.append(atom.name)
-                rname.append(res.name)
-                chain.append(ch.name)
-                rnum.append(res.seqid.num)
-                icode.append(res.seqid.icode.strip())
-                bfac.append(atom.b_iso)
-    if not xyz:
-        raise StructureError(f"{path}: no heavy atoms (only waters/hydrogens, or empty)")
-    xyz_arr = np.array(xyz, dtype=np.float64)
-    far = np.abs(xyz_arr) > MAX_COORDINATE
+                cols["xyz"].append((p.x, p.y, p.z))
+                cols["elem"].append(atom.element.name.upper())
+                cols["znum"].append(atom.element.atomic_number)
+                cols["aname"].append(atom.name)
+                cols["rname"].append(res.name)
+                cols["chain"].append(ch.name)
+                cols["rnum"].append(res.seqid.num)
+                cols["icode"].append(res.seqid.icode.strip())
+                cols["bfac"].append(atom.b_iso)
+    return cols
+
+
+def _check_atoms(
+    path: Path, xyz: np.ndarray, znum: np.ndarray, atoms: dict[str, list[Any]]
+) -> None:
+    """Coordinates within bounds; some element known (unknown ones reported)."""
+    far = np.abs(xyz) > MAX_COORDINATE
     if far.any():
         i = int(np.flatnonzero(far.any(axis=1))[0])
         raise StructureError(
-            f"{path}: atom {aname[i]!r} (residue {rname[i]} {rnum[i]}, chain {chain[i]}) is at "
-            f"{xyz_arr[i].tolist()} Å, beyond ±{MAX_COORDINATE:g} Å: fix its coordinates"
+            f"{path}: atom {atoms['aname'][i]!r} (residue {atoms['rname'][i]} "
+            f"{atoms['rnum'][i]}, chain {atoms['chain'][i]}) is at {xyz[i].tolist()} Å, beyond "
+            f"±{MAX_COORDINATE:g} Å: fix its coordinates"
         )
-    unknown = np.array(znum) == 0
+    elem = np.array(atoms["elem"])
+    unknown = znum == 0
     if unknown.all():
         raise StructureError(
             f"{path}: no atom has a known element (element column {sorted(set(elem))[:5]}): "
@@ -366,28 +410,8 @@ def read_structure(
     if unknown.any():
         log.warning(
             "%s: %d of %d heavy atoms have an unknown element (%s); they weigh nothing in the "
-            "scores", path, int(unknown.sum()), len(znum), sorted(set(np.array(elem)[unknown]))[:5],
+            "scores", path, int(unknown.sum()), len(znum), sorted(set(elem[unknown]))[:5],
         )  # fmt: skip
-    structure = Structure(
-        name=name or _stem(path),
-        coords_xyz=xyz_arr,
-        elements=np.array(elem),
-        atomic_numbers=np.array(znum, dtype=np.int64),
-        atom_names=np.array(aname),
-        residue_names=np.array(rname),
-        chain_ids=np.array(chain),
-        residue_numbers=np.array(rnum, dtype=np.int64),
-        insertion_codes=np.array(icode),
-        source=path,
-        model=st,
-        b_factors=np.array(bfac, dtype=np.float64),
-    )
-    if chains:
-        structure = structure.select_chains(list(chains))
-        if name:
-            object.__setattr__(structure, "name", name)
-    log.debug("read %r", structure)
-    return structure
 
 
 def model_from_arrays(structure: Structure) -> gemmi.Structure:

@@ -18,7 +18,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -254,24 +254,8 @@ def screen(
     ScreenResult
     """
     t_start = time.perf_counter()
-    config = config or ScreenConfig()
-    if not isinstance(config, ScreenConfig):
-        raise ConfigError("config must be a ScreenConfig")
-    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-        raise ConfigError(f"workers must be an integer >= 1, got {workers!r}")
-    if scheduler is not None and workers > 1:
-        raise ConfigError("give either --workers (local processes) or --scheduler (Dask), not both")
-    if scheduler is not None and threads is not None:
-        raise ConfigError(
-            "--threads does not apply to a Dask cluster (start the workers with --nthreads)"
-        )
-    entries = list(library)
-    if not entries:
-        raise ConfigError("the library is empty")
+    config, entries = _check_screen_args(config, library, workers, scheduler, threads)
     shas = [e.sha256 for e in entries]
-    if len(set(shas)) != len(shas):
-        raise ConfigError("the library lists the same file content twice (use find_library)")
-
     map_sha = density_sha256(density)
     with ScreenStore(out) as store:
         stored = store.stored_run()
@@ -312,62 +296,127 @@ def screen(
                 )
             emit(rec.name)
 
-        def tasks() -> Iterator[FitTask]:
-            from difffit.io.structures import read_structure
-
-            for e in todo:
-                cseed = candidate_seed(seed, e.sha256)
-                base: dict[str, Any] = dict(
-                    sha256=e.sha256, name=e.name, path=str(e.path), seed=cseed
-                )
-                try:
-                    st = read_structure(e.path, name=e.name)
-                except StructureError as exc:
-                    keep(CandidateRecord(status="skipped", reason=one_line(exc), **base))
-                    continue
-                check = size_check(
-                    len(st),
-                    footprint_volume=footprint_volume,
-                    box_volume=box_volume,
-                    max_volume_ratio=config.max_volume_ratio if config.prefilter else None,
-                )
-                if check.status != "ok":
-                    keep(
-                        CandidateRecord(
-                            status=check.status,
-                            reason=check.reason,
-                            n_atoms=len(st),
-                            n_residues=st.n_residues,
-                            **base,
-                        )
-                    )
-                    continue
-                yield FitTask.make(structure=st, **base)
-
         emit()
         if done_count:
             log.info("resuming: %d of %d candidates finished by an earlier run", done_count, total)
         t_fit = time.perf_counter()
-        if scheduler is not None:
-            from difffit.screen.executors import run_dask
-
-            records = run_dask(tasks(), ctx, scheduler=scheduler)
-            executor = f"dask {scheduler if isinstance(scheduler, str) else 'client'}"
-        elif workers > 1:
-            from difffit.screen.executors import run_processes
-
-            records = run_processes(tasks(), ctx, workers=workers, threads=threads or 1)
-            executor = f"{workers} local processes"
-        else:
-            from difffit.screen.executors import run_local
-
-            records = run_local(tasks(), ctx, threads=threads)
-            executor = "this process"
+        tasks = _fit_tasks(todo, seed, config, footprint_volume, box_volume, keep)
+        records, executor = _execute(tasks, ctx, scheduler=scheduler, workers=workers,
+                                     threads=threads)  # fmt: skip
         for rec in records:
             keep(rec)
         fit_wall = time.perf_counter() - t_fit
         final = store.records(shas)
 
+    return _screen_result(
+        entries, final, finished, counts_now, config, seed, prepared, map_sha, run_hash,
+        executor=executor, device=device, box_volume=box_volume,
+        wall_s=time.perf_counter() - t_start, fit_wall=fit_wall,
+    )  # fmt: skip
+
+
+def _check_screen_args(
+    config: ScreenConfig | None,
+    library: Sequence[LibraryEntry],
+    workers: int,
+    scheduler: Any,
+    threads: int | None,
+) -> tuple[ScreenConfig, list[LibraryEntry]]:
+    """The options of :func:`screen`, checked; the library as a list of distinct files."""
+    config = config or ScreenConfig()
+    if not isinstance(config, ScreenConfig):
+        raise ConfigError("config must be a ScreenConfig")
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ConfigError(f"workers must be an integer >= 1, got {workers!r}")
+    if scheduler is not None and workers > 1:
+        raise ConfigError("give either --workers (local processes) or --scheduler (Dask), not both")
+    if scheduler is not None and threads is not None:
+        raise ConfigError(
+            "--threads does not apply to a Dask cluster (start the workers with --nthreads)"
+        )
+    entries = list(library)
+    if not entries:
+        raise ConfigError("the library is empty")
+    shas = [e.sha256 for e in entries]
+    if len(set(shas)) != len(shas):
+        raise ConfigError("the library lists the same file content twice (use find_library)")
+    return config, entries
+
+
+def _fit_tasks(
+    todo: Sequence[LibraryEntry],
+    seed: int,
+    config: ScreenConfig,
+    footprint_volume: float,
+    box_volume: float,
+    keep: Callable[[CandidateRecord], None],
+) -> Iterator[FitTask]:
+    """The fits to run, read lazily; unreadable or ill-sized candidates are recorded (``keep``)
+    instead of yielded."""
+    from difffit.io.structures import read_structure
+
+    for e in todo:
+        cseed = candidate_seed(seed, e.sha256)
+        base: dict[str, Any] = dict(sha256=e.sha256, name=e.name, path=str(e.path), seed=cseed)
+        try:
+            st = read_structure(e.path, name=e.name)
+        except StructureError as exc:
+            keep(CandidateRecord(status="skipped", reason=one_line(exc), **base))
+            continue
+        check = size_check(
+            len(st),
+            footprint_volume=footprint_volume,
+            box_volume=box_volume,
+            max_volume_ratio=config.max_volume_ratio if config.prefilter else None,
+        )
+        if check.status != "ok":
+            keep(CandidateRecord(status=check.status, reason=check.reason, n_atoms=len(st),
+                                 n_residues=st.n_residues, **base))  # fmt: skip
+            continue
+        yield FitTask.make(structure=st, **base)
+
+
+def _execute(
+    tasks: Iterator[FitTask], ctx: WorkerContext, *, scheduler: Any, workers: int,
+    threads: int | None,
+) -> tuple[Iterable[CandidateRecord], str]:  # fmt: skip
+    """Run the fits on Dask, local processes or in this process; (records, executor name)."""
+    if scheduler is not None:
+        from difffit.screen.executors import run_dask
+
+        return run_dask(tasks, ctx, scheduler=scheduler), (
+            f"dask {scheduler if isinstance(scheduler, str) else 'client'}"
+        )
+    if workers > 1:
+        from difffit.screen.executors import run_processes
+
+        records = run_processes(tasks, ctx, workers=workers, threads=threads or 1)
+        return records, f"{workers} local processes"
+    from difffit.screen.executors import run_local
+
+    return run_local(tasks, ctx, threads=threads), "this process"
+
+
+def _screen_result(
+    entries: Sequence[LibraryEntry],
+    final: dict[str, CandidateRecord],
+    finished: dict[str, CandidateRecord],
+    counts_now: dict[str, int],
+    config: ScreenConfig,
+    seed: int,
+    prepared: Any,
+    map_sha: str,
+    run_hash: str,
+    *,
+    executor: str,
+    device: str,
+    box_volume: float,
+    wall_s: float,
+    fit_wall: float,
+) -> ScreenResult:
+    """Rank the stored records and gather the run's counts and figures."""
+    shas = [e.sha256 for e in entries]
+    total = len(entries)
     by_sha = {e.sha256: e for e in entries}
     # names and paths as given in this run (an earlier run may have named a file differently)
     recs = [
@@ -396,7 +445,7 @@ def screen(
         "level": prepared.level,
         "level_rule": prepared.level_rule,
         "box_volume_A3": round(box_volume, 1),
-        "wall_s": round(time.perf_counter() - t_start, 3),
+        "wall_s": round(wall_s, 3),
         "fit_wall_s": round(fit_wall, 3),
         "candidates_per_minute": (60.0 * len(fitted_now) / fit_wall)
         if fitted_now and fit_wall > 0
@@ -412,7 +461,7 @@ def screen(
         config=config,
         seed=seed,
         level=prepared.level,
-        footprint_volume=footprint_volume,
+        footprint_volume=prepared.footprint_volume,
         counts=counts,
         info=info,
     )
