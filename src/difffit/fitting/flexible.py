@@ -49,15 +49,24 @@ from difffit.density.map import DensityMap
 from difffit.errors import ConfigError
 from difffit.fitting.quality import SimulatedProbe, quality_metrics
 from difffit.fitting.refine import refinement_map
-from difffit.fitting.restraints import Topology, elastic_pairs, linkers, residue_labels
+from difffit.fitting.restraints import (
+    GeometryReport,
+    Topology,
+    elastic_pairs,
+    geometry_report,
+    linkers,
+    residue_labels,
+)
 from difffit.fitting.torch_path import score_and_grad
-from difffit.geometry import RigidTransform, kabsch
+from difffit.geometry import RigidTransform, kabsch, rmsd
 from difffit.structure import Structure
 
 __all__ = [
     "FlexibleConfig",
+    "FlexibleScores",
     "StageResult",
     "cam_at_resolution",
+    "flexible_scores",
     "refine_domains",
     "refine_residues",
 ]
@@ -190,6 +199,12 @@ def cam_at_resolution(
     The ``cam`` of :func:`~difffit.fitting.quality.quality_metrics`, with the map simulated
     from these very coordinates.
     """
+    return _fit_metrics(density, atomic_numbers, xyz, resolution)["cam"]
+
+
+def _fit_metrics(
+    density: DensityMap, atomic_numbers: np.ndarray, xyz: np.ndarray, resolution: float
+) -> dict[str, float]:
     xyz = np.asarray(xyz, dtype=np.float64)
     centre = xyz.mean(axis=0)
     voxel = float(density.voxel_size_xyz.min())
@@ -201,7 +216,69 @@ def cam_at_resolution(
         envelope=CAM_ENVELOPE,
     )
     m = quality_metrics(density, 0.0, xyz - centre, probe, np.eye(3)[None], centre[None])
-    return float(m["cam"][0])
+    return {k: float(v[0]) for k, v in m.items()}
+
+
+@dataclass(frozen=True)
+class FlexibleScores:
+    """Honest figures of a flexible result against the rigid one it started from.
+
+    Attributes
+    ----------
+    ca_rmsd_moved : float
+        CA RMSD (Å) of the refined model from the rigid one (no superposition).
+    correlation_before, correlation_after, cam_before, cam_after : float
+        Fit to the map at its resolution (:func:`~difffit.fitting.quality.quality_metrics`,
+        the simulated map of each model's own coordinates).
+    geometry_input, geometry_rigid, geometry_after : GeometryReport
+        Bond outliers and clashes of the input coordinates, the rigid model and the result.
+    """
+
+    ca_rmsd_moved: float
+    correlation_before: float
+    correlation_after: float
+    cam_before: float
+    cam_after: float
+    geometry_input: GeometryReport
+    geometry_rigid: GeometryReport
+    geometry_after: GeometryReport
+
+    def geometry_ok(self, min_fraction: float = 0.99) -> bool:
+        """At least ``min_fraction`` of the input's CA–CA and C–N bonds in range, and no more
+        clashes than the input had."""
+        g, g0 = self.geometry_after, self.geometry_input
+        return (
+            g.ca_ca_ok_fraction >= min(min_fraction, g0.ca_ca_ok_fraction)
+            and g.peptide_ok_fraction >= min(min_fraction, g0.peptide_ok_fraction)
+            and g.clashes <= g0.clashes
+        )
+
+
+def flexible_scores(
+    density: DensityMap,
+    structure: Structure,
+    rigid_xyz: np.ndarray,
+    refined_xyz: np.ndarray,
+    *,
+    resolution: float,
+) -> FlexibleScores:
+    """:class:`FlexibleScores` of ``refined_xyz`` against ``rigid_xyz`` (both (n_atoms, 3))."""
+    rigid_xyz, _ = _check_inputs(structure, rigid_xyz, None)
+    refined_xyz, _ = _check_inputs(structure, refined_xyz, None)
+    topo = Topology.from_structure(structure)
+    ca = structure.mask("ca")
+    before = _fit_metrics(density, structure.atomic_numbers, rigid_xyz, resolution)
+    after = _fit_metrics(density, structure.atomic_numbers, refined_xyz, resolution)
+    return FlexibleScores(
+        ca_rmsd_moved=rmsd(rigid_xyz[ca], refined_xyz[ca]),
+        correlation_before=before["correlation"],
+        correlation_after=after["correlation"],
+        cam_before=before["cam"],
+        cam_after=after["cam"],
+        geometry_input=geometry_report(topo, structure.coords_xyz),
+        geometry_rigid=geometry_report(topo, rigid_xyz),
+        geometry_after=geometry_report(topo, refined_xyz),
+    )
 
 
 # ------------------------------------------------------------------------ torch building blocks

@@ -75,12 +75,12 @@ class MultiBodyConfig(_Config):
     """
 
     n_whole: int = 3
-    n_candidates: int = 20
-    max_shift: float = 20.0
+    n_candidates: int = 50
+    max_shift: float = 30.0
     linker_tolerance: float = 3.0
     hinge_residues: int = 2
     clash_distance: float = 3.0
-    max_clash_fraction: float = 0.05
+    max_clash_fraction: float = 0.1
     metric: str = "cam"
 
     def __post_init__(self) -> None:

@@ -20,6 +20,7 @@ for atoms in no domain. A residue's label is the label of its CA (or of its firs
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -320,7 +321,7 @@ def linkers(
     """
     segs = segments(topology, res_labels)
     out = []
-    for (la, a0, a1), (lb, b0, b1) in zip(segs[:-1], segs[1:], strict=True):
+    for (la, a0, a1), (lb, b0, b1) in pairwise(segs):
         if la == lb:
             continue
         if topology.chain_of_residue[a1] != topology.chain_of_residue[b0]:
