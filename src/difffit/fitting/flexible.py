@@ -311,7 +311,9 @@ class _MapTerm:
         self.eye = torch.eye(3, dtype=dt, device=device).repeat(n_atoms, 1, 1).contiguous()
 
     def values(self, pos: torch.Tensor) -> torch.Tensor:
-        return _AtomValues.apply(pos, self.volume, self.origin, self.inv_vs, self.zero_atom, self.eye)
+        return _AtomValues.apply(
+            pos, self.volume, self.origin, self.inv_vs, self.zero_atom, self.eye
+        )
 
 
 def _rotvec_to_matrix(w: torch.Tensor) -> torch.Tensor:
@@ -562,9 +564,12 @@ def refine_domains(
                 loss = loss + config.hinge_weight * (excess**2).sum() / n_res
             cp = clash["pairs"]
             if len(cp):
-                loss = loss + config.clash_weight * (
-                    torch.relu(config.clash_margin - _dist(pos, cp)) ** 2
-                ).sum() / n_res
+                loss = (
+                    loss
+                    + config.clash_weight
+                    * (torch.relu(config.clash_margin - _dist(pos, cp)) ** 2).sum()
+                    / n_res
+                )
             return loss
 
         step0 += _optimise(
@@ -630,9 +635,7 @@ def refine_residues(
     ref_xyz = structure.coords_xyz  # bonds: the input's lengths, clipped to the ideal range
     ca, pep = topo.ca_pairs, topo.peptide_pairs
     ca0 = np.clip(np.linalg.norm(ref_xyz[ca[:, 0]] - ref_xyz[ca[:, 1]], axis=1), *CA_CA_TARGET)
-    pep0 = np.clip(
-        np.linalg.norm(ref_xyz[pep[:, 0]] - ref_xyz[pep[:, 1]], axis=1), *PEPTIDE_TARGET
-    )
+    pep0 = np.clip(np.linalg.norm(ref_xyz[pep[:, 0]] - ref_xyz[pep[:, 1]], axis=1), *PEPTIDE_TARGET)
     bonds = torch.as_tensor(np.concatenate([ca, pep]), device=dev)
     bonds0 = torch.tensor(np.concatenate([ca0, pep0]), device=dev)
     res_lab = residue_labels(topo, labels) if labels is not None else None
@@ -653,7 +656,9 @@ def refine_residues(
     clash = {"pairs": torch.empty((0, 2), dtype=torch.long, device=dev)}
 
     def refresh(cur: np.ndarray) -> None:
-        clash["pairs"] = torch.as_tensor(topo.close_pairs(cur, config.clash_margin + 1.0), device=dev)
+        clash["pairs"] = torch.as_tensor(
+            topo.close_pairs(cur, config.clash_margin + 1.0), device=dev
+        )
 
     term = _prepare_map_term(density, config.residue_smooth, len(xyz), dev)
     scale = _map_scale(term, bodies.positions(), w)
@@ -667,9 +672,12 @@ def refine_residues(
             loss = loss + config.elastic_weight * (el_w_t * de**2).sum() / n_res
         cp = clash["pairs"]
         if len(cp):
-            loss = loss + config.clash_weight * (
-                torch.relu(config.clash_margin - _dist(pos, cp)) ** 2
-            ).sum() / n_res
+            loss = (
+                loss
+                + config.clash_weight
+                * (torch.relu(config.clash_margin - _dist(pos, cp)) ** 2).sum()
+                / n_res
+            )
         return loss
 
     run = _Run(density, structure, config, "residues", callback)

@@ -358,7 +358,9 @@ def fit_multibody(
     k = _domain_ids(labels, len(structure))
     labels = np.asarray(labels)
     seed = make_seed(seed)
-    whole_res = fit(density, structure, config=fit_config, device=device, seed=seed, threads=threads)
+    whole_res = fit(
+        density, structure, config=fit_config, device=device, seed=seed, threads=threads
+    )
     resolution = whole_res.resolution
     level = whole_res.level
     if fit_config.quality.resolution is None:
@@ -366,13 +368,12 @@ def fit_multibody(
     domains = [structure.subset(labels == d, name=f"{structure.name}_domain{d}") for d in range(k)]
     own: list[tuple[Candidate, ...]] = []
     for d, dom in enumerate(domains):
-        res = fit(density, dom, config=fit_config, device=device, seed=seed + 1 + d, threads=threads)
+        res = fit(
+            density, dom, config=fit_config, device=device, seed=seed + 1 + d, threads=threads
+        )
         hits = res.clusters[: config.n_candidates]
         own.append(
-            tuple(
-                Candidate(h.transform, float(getattr(h, config.metric)), h.rank)
-                for h in hits
-            )
+            tuple(Candidate(h.transform, float(getattr(h, config.metric)), h.rank) for h in hits)
         )
     wholes = [
         Candidate(h.transform, float(getattr(h, config.metric)), h.rank)

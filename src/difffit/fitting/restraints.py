@@ -174,7 +174,9 @@ class Topology:
 
     def close_pairs(self, xyz: np.ndarray, cutoff: float) -> np.ndarray:
         """Non-excluded atom pairs (k, 2) closer than ``cutoff`` Å in ``xyz`` (n_atoms, 3)."""
-        pairs = cKDTree(np.asarray(xyz, dtype=np.float64)).query_pairs(cutoff, output_type="ndarray")
+        pairs = cKDTree(np.asarray(xyz, dtype=np.float64)).query_pairs(
+            cutoff, output_type="ndarray"
+        )
         if len(pairs) == 0:
             return np.empty((0, 2), dtype=np.int64)
         keep = ~self.excluded(pairs[:, 0], pairs[:, 1])
@@ -310,9 +312,7 @@ class Linker:
         return 3.8 * (self.n_between + 1) + tolerance
 
 
-def linkers(
-    topology: Topology, res_labels: np.ndarray, *, hinge_residues: int = 0
-) -> list[Linker]:
+def linkers(topology: Topology, res_labels: np.ndarray, *, hinge_residues: int = 0) -> list[Linker]:
     """Linkers between consecutive runs (same chain, no break between) of different domains.
 
     ``hinge_residues`` residues at each end of a run next to a linker (at most half the run)
