@@ -24,7 +24,8 @@ about its centroid ``c_b``: ``x' = R(ω_b) (x - c_b) + c_b + τ_b``. Two stages:
    ``min(pLDDT_i, pLDDT_j) / 100`` when confidences are given, and a clash penalty
    ``relu(clash_margin - d)²`` on heavy-atom pairs of non-bonded residues.
 
-The map term is the mean density at the atoms, weighted by atomic number and divided by its value
+Each stage works on the map cropped to the model's box plus a margin (:data:`CROP_MARGIN`,
+3 σ of the widest smoothing and twice the resolution). The map term is the mean density at the atoms, weighted by atomic number and divided by its value
 at the start of the stage (so it starts near 1 whatever the map's units); the restraint terms
 are sums over pairs divided by the number of residues. The sampler is difffit's trilinear
 kernel (:func:`difffit.fitting.torch_path.score_and_grad`: the Numba kernel on the CPU, torch
@@ -123,7 +124,7 @@ class FlexibleConfig(_Config):
 
     resolution: float
     domain_steps: int = 150
-    residue_steps: int = 400
+    residue_steps: int = 600
     domain_smooth: tuple[float, ...] = (3.0, 0.0)
     residue_smooth: float = 0.0
     domain_lr: float = 0.1
@@ -139,7 +140,7 @@ class FlexibleConfig(_Config):
     clash_margin: float = 2.6
     check_every: int = 10
     patience: int = 5
-    min_gain: float = 1e-3
+    min_gain: float = 1e-4
 
     def __post_init__(self) -> None:
         _positive("resolution", self.resolution)
@@ -470,6 +471,22 @@ def _map_scale(term: _MapTerm, pos: torch.Tensor, w: torch.Tensor) -> float:
     return float(term.volume.max()) or 1.0
 
 
+#: Margin (Å) kept around the model when the map is cropped for a stage, beyond 3 σ of the
+#: widest smoothing and 2 × the resolution.
+CROP_MARGIN = 10.0
+
+
+def _crop(density: DensityMap, xyz: np.ndarray, margin: float) -> DensityMap:
+    """The part of ``density`` within ``margin`` Å of the atoms' bounding box (same grid)."""
+    lo = np.floor(density.world_to_grid(xyz.min(axis=0) - margin)).astype(int)
+    hi = np.ceil(density.world_to_grid(xyz.max(axis=0) + margin)).astype(int)
+    shape = np.array(density.shape_xyz)
+    lo = np.clip(lo, 0, shape - 2)
+    hi = np.clip(hi, lo + 1, shape - 1)
+    data = density.data[lo[2] : hi[2] + 1, lo[1] : hi[1] + 1, lo[0] : hi[0] + 1]
+    return DensityMap(data, density.voxel_size_xyz, density.grid_to_world(lo))
+
+
 def _check_inputs(structure: Structure, xyz: np.ndarray, labels: np.ndarray | None):
     xyz = np.asarray(xyz, dtype=np.float64)
     if xyz.shape != (len(structure), 3):
@@ -540,6 +557,9 @@ def refine_domains(
         Called as ``callback("domains", step, xyz)`` at every check.
     """
     xyz, labels = _check_inputs(structure, xyz, labels)
+    density = _crop(
+        density, xyz, CROP_MARGIN + 3 * max(config.domain_smooth) + 2 * config.resolution
+    )
     dev = torch.device(device)
     topo = Topology.from_structure(structure)
     k = int(labels.max()) + 1 if (labels >= 0).any() else 0
@@ -636,6 +656,7 @@ def refine_residues(
         value is its CA's. Elastic pairs are weighted ``min(p_i, p_j) / 100``. None = all 100.
     """
     xyz, labels = _check_inputs(structure, xyz, labels)
+    density = _crop(density, xyz, CROP_MARGIN + 3 * config.residue_smooth + 2 * config.resolution)
     dev = torch.device(device)
     topo = Topology.from_structure(structure)
     bodies = _Bodies(xyz, topo.residue_of_atom, dev)
