@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+import torch
 
 from difffit.density.simulate import simulate_map
 from difffit.fitting.flexible import (
@@ -54,3 +56,15 @@ def test_residue_refinement_improves_fit_and_keeps_geometry():
     assert scores.geometry_after.ca_ca_outliers <= scores.geometry_input.ca_ca_outliers
     assert scores.geometry_after.clashes <= scores.geometry_input.clashes
     assert res.best_step == res.steps[np.argmax(res.cam)]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_refinement_on_cuda_matches_cpu():
+    st, m, start = _perturbed(5)
+    labels = np.zeros(len(st), dtype=np.int64)
+    cfg = FlexibleConfig(resolution=4.0, residue_steps=60)
+    cpu = refine_domains(m, st, start, labels, config=cfg)
+    gpu = refine_domains(m, st, start, labels, config=cfg, device="cuda")
+    assert _ca_rmsd(st, gpu.xyz, cpu.xyz) < 0.05
+    res = refine_residues(m, st, gpu.xyz, config=cfg, device="cuda")
+    assert _ca_rmsd(st, res.xyz, st.coords_xyz) < _ca_rmsd(st, start, st.coords_xyz)
