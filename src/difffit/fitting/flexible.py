@@ -181,6 +181,9 @@ class StageResult:
         Step of the returned model.
     n_steps : int
         Steps taken.
+    info : dict
+        Counts of the stage's terms (domain stage: ``n_bodies``, ``n_hinges``; residue stage:
+        ``n_elastic``, ``n_bonds``).
     """
 
     xyz: np.ndarray
