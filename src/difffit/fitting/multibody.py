@@ -5,8 +5,9 @@ on the whole structure and on every domain (the atoms of one label), then, for e
 best placements of the whole structure, :func:`assemble` chooses one placement per domain:
 
 * **candidates** of a domain: its own search's best clusters whose domain centre lies within
-  ``max_shift`` Å of where the whole placement puts it, plus the whole placement itself (the
-  domain left where the rigid fit put it);
+  ``max_shift`` Å of where the whole placement puts it, local searches around the whole
+  placement (``n_local_starts``: a small domain's global search can miss it among decoys), and
+  the whole placement itself (the domain left where the rigid fit put it);
 * **bridgeable**: for every linker between consecutive runs of two domains (see
   :func:`~difffit.fitting.restraints.linkers`), the CA–CA distance across it is at most
   ``3.8 Å × (residues between + 1) + linker_tolerance``, the ``hinge_residues`` next to each
@@ -78,6 +79,11 @@ class MultiBodyConfig(_Config):
         every domain fits equally well into four subunits, and without it a transmembrane part
         of one subunit was joined to the cytoplasmic part of its neighbour: the linker allows
         it.) 0.002 per Å: a 10 Å move costs 0.02 of cam.
+    n_local_starts, local_angle_deg, local_shift, local_steps : int, float, float, int
+        Local searches of each domain around the whole placement (``_local_candidates``):
+        starts turned by up to ``local_angle_deg`` and shifted by up to ``local_shift`` Å,
+        refined for ``local_steps`` steps; 0 starts = none. They add candidates that a small
+        domain's global search misses among its decoys.
     """
 
     n_whole: int = 3
@@ -89,6 +95,10 @@ class MultiBodyConfig(_Config):
     max_clash_fraction: float = 0.1
     metric: str = "cam"
     shift_penalty: float = 0.002
+    n_local_starts: int = 30
+    local_angle_deg: float = 45.0
+    local_shift: float = 5.0
+    local_steps: int = 100
 
     def __post_init__(self) -> None:
         _int("n_whole", self.n_whole, 1)
@@ -99,6 +109,10 @@ class MultiBodyConfig(_Config):
         _positive("clash_distance", self.clash_distance)
         _positive("max_clash_fraction", self.max_clash_fraction, allow_zero=True)
         _positive("shift_penalty", self.shift_penalty, allow_zero=True)
+        _int("n_local_starts", self.n_local_starts, 0)
+        _positive("local_angle_deg", self.local_angle_deg, allow_zero=True)
+        _positive("local_shift", self.local_shift, allow_zero=True)
+        _int("local_steps", self.local_steps, 1)
         if self.metric not in _METRICS:
             raise ConfigError(f"metric {self.metric!r} is not one of {', '.join(_METRICS)}")
 
@@ -333,6 +347,51 @@ def _placement_metric(
     return quality_metrics(density, level, xyz, probe, rot, shift)[metric]
 
 
+def _local_candidates(
+    density: DensityMap,
+    level: float,
+    domain: Structure,
+    whole: RigidTransform,
+    resolution: float,
+    config: MultiBodyConfig,
+    rng: np.random.Generator,
+) -> list[Candidate]:
+    """Local searches of a domain around where the whole placement puts it.
+
+    ``n_local_starts`` starts: the whole placement turned about the domain's centre by a random
+    rotation of at most ``local_angle_deg`` and shifted by up to ``local_shift`` Å, each refined
+    (:func:`difffit.fitting.refine.refine_poses`, map smoothed by ``resolution / 4``) and scored
+    with ``metric``. ``source`` = -1, -2, ...
+    """
+    if config.n_local_starts == 0:
+        return []
+    from difffit.fitting.refine import refine_poses, refinement_map
+    from difffit.geometry import matrix_to_quat, quat_to_matrix
+
+    centre = domain.centre_xyz
+    xyz = domain.coords_xyz - centre
+    n = config.n_local_starts
+    axes = rng.normal(size=(n, 3))
+    axes /= np.linalg.norm(axes, axis=1, keepdims=True)
+    angles = np.radians(config.local_angle_deg) * rng.uniform(0, 1, size=n) ** (1 / 3)
+    angles[0] = 0.0
+    quat_p = np.concatenate([np.cos(angles / 2)[:, None], np.sin(angles / 2)[:, None] * axes], 1)
+    rot = np.einsum("pij,jk->pik", quat_to_matrix(quat_p), whole.rotation)
+    shift = whole.apply(centre[None])[0] + rng.uniform(-1, 1, size=(n, 3)) * config.local_shift
+    shift[0] = whole.apply(centre[None])[0]
+    smooth = refinement_map(density, resolution / 4)
+    q, t, _ = refine_poses(
+        smooth, xyz, matrix_to_quat(rot), shift, n_steps=config.local_steps, device="cpu"
+    )
+    r = quat_to_matrix(q)
+    transforms = [RigidTransform(r[i], t[i] - r[i] @ centre) for i in range(n)]
+    scores = _placement_metric(density, level, domain, transforms, resolution, config.metric)
+    return [
+        Candidate(tr, float(sc), -(i + 1))
+        for i, (tr, sc) in enumerate(zip(transforms, scores, strict=True))
+    ]
+
+
 def fit_multibody(
     density: DensityMap,
     structure: Structure,
@@ -395,12 +454,14 @@ def fit_multibody(
         Candidate(h.transform, float(getattr(h, config.metric)), h.rank)
         for h in whole_res.clusters[: config.n_whole]
     ]
+    rng = np.random.default_rng(seed)
     assemblies = []
     for w in wholes:
         per_domain = []
         for d, dom in enumerate(domains):
             s0 = _placement_metric(density, level, dom, [w.transform], resolution, config.metric)
-            per_domain.append([Candidate(w.transform, float(s0[0]), 0), *own[d]])
+            local = _local_candidates(density, level, dom, w.transform, resolution, config, rng)
+            per_domain.append([Candidate(w.transform, float(s0[0]), 0), *local, *own[d]])
         a = assemble(structure, labels, w, w.source, per_domain, config=config)
         if a is not None:
             assemblies.append(a)
