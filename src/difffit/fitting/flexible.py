@@ -51,7 +51,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from difffit.config import _Config, _int, _positive
+from difffit import validate
+from difffit.config import BaseConfig
 from difffit.density.map import DensityMap
 from difffit.errors import ConfigError
 from difffit.fitting.quality import SimulatedProbe, quality_metrics
@@ -88,7 +89,7 @@ CAM_ENVELOPE = 0.1
 
 
 @dataclass(frozen=True, kw_only=True)
-class FlexibleConfig(_Config):
+class FlexibleConfig(BaseConfig):
     """Options of the flexible refinement (see the module doc).
 
     Attributes
@@ -142,24 +143,24 @@ class FlexibleConfig(_Config):
     patience: int = 5
     min_gain: float = 1e-4
 
-    def __post_init__(self) -> None:
-        _positive("resolution", self.resolution)
-        _int("domain_steps", self.domain_steps, 0)
-        _int("residue_steps", self.residue_steps, 0)
+    def _check(self) -> None:
+        validate.positive("resolution", self.resolution)
+        validate.integer("domain_steps", self.domain_steps, minimum=0)
+        validate.integer("residue_steps", self.residue_steps, minimum=0)
         sm = tuple(float(s) for s in self.domain_smooth)
         if not sm or any(not math.isfinite(s) or s < 0 for s in sm):
             raise ConfigError(f"domain_smooth must be one or more σ >= 0 (Å), got {sm!r}")
         object.__setattr__(self, "domain_smooth", sm)
-        _positive("residue_smooth", self.residue_smooth, allow_zero=True)
+        validate.positive("residue_smooth", self.residue_smooth, allow_zero=True)
         for name in ("domain_lr", "residue_lr", "map_weight", "elastic_cutoff", "clash_margin"):
-            _positive(name, getattr(self, name))
+            validate.positive(name, getattr(self, name))
         for name in ("bond_weight", "hinge_weight", "elastic_weight", "clash_weight"):
-            _positive(name, getattr(self, name), allow_zero=True)
-        _positive("hinge_tolerance", self.hinge_tolerance, allow_zero=True)
-        _int("hinge_residues", self.hinge_residues, 0)
-        _int("check_every", self.check_every, 1)
-        _int("patience", self.patience, 1)
-        _positive("min_gain", self.min_gain, allow_zero=True)
+            validate.positive(name, getattr(self, name), allow_zero=True)
+        validate.positive("hinge_tolerance", self.hinge_tolerance, allow_zero=True)
+        validate.integer("hinge_residues", self.hinge_residues, minimum=0)
+        validate.integer("check_every", self.check_every, minimum=1)
+        validate.integer("patience", self.patience, minimum=1)
+        validate.positive("min_gain", self.min_gain, allow_zero=True)
 
 
 @dataclass(frozen=True, eq=False)
@@ -615,7 +616,7 @@ def refine_domains(
                 cur = bodies.positions().cpu().numpy()
             bodies = _Bodies(cur, body, dev)
             run.best_cam = -np.inf
-    best = run.best_xyz
+    best = run.best_xyz if run.best_xyz is not None else xyz
     transforms = []
     for d in range(k):
         sel = labels == d
@@ -719,7 +720,7 @@ def refine_residues(
         refresh=refresh,
     )  # fmt: skip
     return StageResult(
-        xyz=run.best_xyz,
+        xyz=run.best_xyz if run.best_xyz is not None else xyz,
         transforms=(),
         steps=np.asarray(run.steps),
         cam=np.asarray(run.cams),

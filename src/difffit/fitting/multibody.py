@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.spatial import cKDTree
 
-from difffit.config import FitConfig, _Config, _int, _positive
+from difffit import validate
+from difffit.config import BaseConfig, FitConfig
 from difffit.density.map import DensityMap
 from difffit.errors import ConfigError, FitError
 from difffit.fitting.quality import SimulatedProbe, quality_metrics
@@ -50,7 +51,7 @@ _METRICS = ("cam", "correlation", "overlap", "density")
 
 
 @dataclass(frozen=True, kw_only=True)
-class MultiBodyConfig(_Config):
+class MultiBodyConfig(BaseConfig):
     """Options of the assembly (see the module doc).
 
     Attributes
@@ -100,19 +101,19 @@ class MultiBodyConfig(_Config):
     local_shift: float = 5.0
     local_steps: int = 100
 
-    def __post_init__(self) -> None:
-        _int("n_whole", self.n_whole, 1)
-        _int("n_candidates", self.n_candidates, 0)
-        _positive("max_shift", self.max_shift)
-        _positive("linker_tolerance", self.linker_tolerance, allow_zero=True)
-        _int("hinge_residues", self.hinge_residues, 0)
-        _positive("clash_distance", self.clash_distance)
-        _positive("max_clash_fraction", self.max_clash_fraction, allow_zero=True)
-        _positive("shift_penalty", self.shift_penalty, allow_zero=True)
-        _int("n_local_starts", self.n_local_starts, 0)
-        _positive("local_angle_deg", self.local_angle_deg, allow_zero=True)
-        _positive("local_shift", self.local_shift, allow_zero=True)
-        _int("local_steps", self.local_steps, 1)
+    def _check(self) -> None:
+        validate.integer("n_whole", self.n_whole, minimum=1)
+        validate.integer("n_candidates", self.n_candidates, minimum=0)
+        validate.positive("max_shift", self.max_shift)
+        validate.positive("linker_tolerance", self.linker_tolerance, allow_zero=True)
+        validate.integer("hinge_residues", self.hinge_residues, minimum=0)
+        validate.positive("clash_distance", self.clash_distance)
+        validate.positive("max_clash_fraction", self.max_clash_fraction, allow_zero=True)
+        validate.positive("shift_penalty", self.shift_penalty, allow_zero=True)
+        validate.integer("n_local_starts", self.n_local_starts, minimum=0)
+        validate.positive("local_angle_deg", self.local_angle_deg, allow_zero=True)
+        validate.positive("local_shift", self.local_shift, allow_zero=True)
+        validate.integer("local_steps", self.local_steps, minimum=1)
         if self.metric not in _METRICS:
             raise ConfigError(f"metric {self.metric!r} is not one of {', '.join(_METRICS)}")
 
@@ -426,7 +427,9 @@ def fit_multibody(
     FitError
         When no placement of the whole structure gives a consistent assembly.
     """
-    from difffit.search import default_resolution, fit, make_seed
+    from difffit.fitting.quality import default_resolution
+    from difffit.search import fit
+    from difffit.seeding import make_seed
 
     config = config or MultiBodyConfig()
     fit_config = fit_config or FitConfig()

@@ -141,18 +141,18 @@ class Topology:
         same_chain = chain_arr[:-1] == chain_arr[1:]
         nxt = np.full(n_res, -1, dtype=np.int64)
         ca_pairs, pep_pairs = [], []
-        for r in np.flatnonzero(same_chain):
+        for ri in np.flatnonzero(same_chain).tolist():
             bonded = False
-            if has_ca[r] and has_ca[r + 1]:
-                if np.linalg.norm(xyz[ca[r]] - xyz[ca[r + 1]]) < CA_CA_BONDED:
-                    ca_pairs.append((ca[r], ca[r + 1]))
+            if has_ca[ri] and has_ca[ri + 1]:
+                if np.linalg.norm(xyz[ca[ri]] - xyz[ca[ri + 1]]) < CA_CA_BONDED:
+                    ca_pairs.append((ca[ri], ca[ri + 1]))
                     bonded = True
-            if c_at[r] >= 0 and n_at[r + 1] >= 0:
-                if np.linalg.norm(xyz[c_at[r]] - xyz[n_at[r + 1]]) < PEPTIDE_BONDED:
-                    pep_pairs.append((c_at[r], n_at[r + 1]))
+            if c_at[ri] >= 0 and n_at[ri + 1] >= 0:
+                if np.linalg.norm(xyz[c_at[ri]] - xyz[n_at[ri + 1]]) < PEPTIDE_BONDED:
+                    pep_pairs.append((c_at[ri], n_at[ri + 1]))
                     bonded = True
             if bonded:
-                nxt[r] = r + 1
+                nxt[ri] = ri + 1
         return cls(
             residue_of_atom=res_of_atom,
             chain_of_residue=chain_arr,
