@@ -74,8 +74,15 @@ def simulate_7pbl(path: Path) -> None:
 
 
 def trace(st: difffit.Structure, chain: str) -> dict[tuple[int, str], np.ndarray]:
+    """CA/P atoms of the chain's polymer residues (ligands such as lipids, which carry P
+    atoms and sit differently in each copy, are left out)."""
+    import gemmi
+
     t = st.select_chains([chain])
-    m = t.trace_mask()
+    polymer = np.array([(info := gemmi.find_tabulated_residue(str(n))) is not None
+                        and (info.is_amino_acid() or info.is_nucleic_acid())
+                        for n in t.residue_names])  # fmt: skip
+    m = t.trace_mask() & polymer
     return dict(zip(zip(t.residue_numbers[m].tolist(), t.insertion_codes[m].tolist(), strict=True),
                     t.coords_xyz[m], strict=True))  # fmt: skip
 

@@ -98,7 +98,7 @@ def test_bad_inputs_one_line_errors(case, tmp_path, capsys):
     assert "screen_steps" in _err(
         ["fit", str(mp), str(sp), "--out", out, "--screen-steps", "0", *FAST], capsys
     )
-    assert "smooth_weights" in _err(
+    assert "--smooth-weights" in _err(
         ["fit", str(mp), str(sp), "--out", out, "--smooth-weights", "1,2", *FAST], capsys
     )
     # a structure far too big for the box
@@ -141,3 +141,31 @@ def test_split_end_to_end(tmp_path, capsys):
     )
     assert sorted(p.name for p in (tmp_path / "u").glob("*.pdb")) == ["5me2_A.pdb", "5me2_B.pdb"]
     assert read_structure(tmp_path / "u" / "5me2_B.pdb").chains == ("B",)
+
+
+def test_bad_values_of_value_objects_are_one_line_errors(case, tmp_path, capsys):
+    """A structure or a map the value objects refuse: exit 2, one line, never 'internal error'."""
+    import mrcfile
+
+    d, mp, sp, _ = case
+    nan_pdb = tmp_path / "nan.pdb"
+    nan_pdb.write_text(
+        "ATOM      1  CA  ALA A   1         nan  10.000  10.000  1.00 10.00           C\n"
+        "ATOM      2  CA  ALA A   2      14.000  10.000  10.000  1.00 10.00           C\nEND\n"
+    )
+    for argv in (
+        ["simulate", str(nan_pdb), "--resolution", "5", "--out", str(tmp_path / "s.mrc")],
+        ["fit", str(mp), str(nan_pdb), "--out", str(tmp_path / "o"), *FAST],
+    ):
+        line = _err(argv, capsys)
+        assert "nan.pdb" in line and ("not finite" in line or "not a number" in line)
+        assert "internal error" not in line
+        assert main(argv) == 2
+        capsys.readouterr()
+    flat = tmp_path / "flat.mrc"
+    with mrcfile.new(flat) as m:
+        m.set_data(np.ones((1, 8, 8), dtype=np.float32))  # one section: no 3-D grid
+        m.voxel_size = 1.0
+    line = _err(["fit", str(flat), str(sp), "--out", str(tmp_path / "o"), *FAST], capsys)
+    assert "flat.mrc" in line and "at least 2 voxels" in line
+    assert main(["fit", str(flat), str(sp), "--out", str(tmp_path / "o"), *FAST]) == 2

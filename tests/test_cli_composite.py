@@ -10,8 +10,7 @@ import pytest
 
 from difffit import read_map, read_structure, simulate_on_grid, write_map
 from difffit.cli import main
-from difffit.io.composite import _model_from_arrays
-from difffit.io.structures import write_structure
+from difffit.io.structures import model_from_arrays, write_structure
 from difffit.results import TRANSFORM_COLUMNS
 from tests.test_composite import synthetic_complex
 
@@ -35,7 +34,7 @@ def files(tmp_path_factory):
     m, p, q, truth = synthetic_complex()
     write_map(m, d / "map.mrc")
     for st in (p, q):
-        write_structure(_model_from_arrays(st), d / f"{st.name}.pdb")
+        write_structure(model_from_arrays(st), d / f"{st.name}.pdb")
     return d, truth
 
 

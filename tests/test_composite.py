@@ -1,4 +1,4 @@
-"""Compositing (difffit.composite, difffit.io.composite): known answers on a synthetic complex."""
+"""Compositing (difffit.composite, difffit.io.folders): known answers on a synthetic complex."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ from difffit import (
 from difffit.composite import (
     CompositeConfig,
     CompositeState,
-    accept_candidates,
+    Decision,
+    accept_round,
     assembly_chain_ids,
     clash_counts,
     composite,
@@ -165,9 +166,9 @@ def test_evaluate_candidates_bar_clash_and_copies(rng):
     )
     assert [c.decision for c in one][:3] == ["accept", "clash", "round full"]
     # placing the accepted ones: chain IDs, copy numbers, the reference cam of later rounds
-    chosen = [c for c in cands if c.decision == "accept"]
+    chosen = [c for c in cands if c.decision is Decision.ACCEPT]
     grid = DensityMap(np.zeros((8, 8, 8)), 1.0)
-    rnd = accept_candidates(dataclasses.replace(state, working=grid), chosen, [p, q], config=cfg)
+    rnd = accept_round(dataclasses.replace(state, working=grid), chosen, [p, q], config=cfg)
     labels = [pl.label for pl in rnd.state.placements]
     assert labels == ["p#1", "p#2", "q#1"]
     assert [pl.chains for pl in rnd.state.placements] == [("A",), ("B",), ("C",)]
@@ -245,16 +246,22 @@ def test_composite_rejects_bad_inputs(complex_run):
 def test_round_files_round_trip(complex_run, tmp_path):
     import gemmi
 
-    from difffit.io import composite as cio
+    from difffit.io.folders import RunFolder
 
     _, p, q, _, res, rounds = complex_run
-    man = cio.new_manifest(map_path=tmp_path / "map.mrc", structures=[p, q], copies={"p": None, "q": None},
-                           config=CompositeConfig(fit=QUICK_FIT), seed=3, state=rounds[0].state)  # fmt: skip
+    st0 = rounds[0].state
+    run = RunFolder.create(tmp_path, map_path=tmp_path / "map.mrc", structures=[p, q],
+                           copies={"p": None, "q": None}, config=CompositeConfig(fit=QUICK_FIT),
+                           seed=3, level=st0.level, resolution=st0.resolution)  # fmt: skip
     for rnd in rounds:
-        man = cio.save_round(tmp_path, rnd, [p, q], man)
-    assert man["rounds_done"] == len(rounds) and man["finished"]
-    assert cio.read_manifest(tmp_path)["stop_reason"] == res.stop_reason
-    state = cio.load_state(tmp_path, man)
+        run.save_round(rnd, [p, q])
+    assert run.rounds_done == len(rounds) and run.finished
+    again = RunFolder.open(tmp_path)
+    assert again.stop_reason == res.stop_reason and again.rounds == run.rounds
+    assert [r.sources for r in again.rounds] == [
+        tuple((r.index, pl.rank) for pl in r.accepted) for r in rounds
+    ]
+    state = again.load_state()
     assert state.rounds_done == len(rounds)
     np.testing.assert_array_equal(state.working.data, res.state.working.data)
     for a, b in zip(state.placements, res.placements, strict=True):
@@ -269,6 +276,6 @@ def test_round_files_round_trip(complex_run, tmp_path):
         got = np.array([a.pos.tolist() for r in chains[pl.chains[0]] for a in r])
         np.testing.assert_allclose(got, pl.transform.apply(st.coords_xyz), atol=2e-3)
     for k in range(1, len(rounds) + 1):
-        d = cio.round_dir(tmp_path, k)
+        d = run.round_dir(k)
         assert (d / "working_map.mrc").exists() and (d / "candidates.csv").exists()
         assert (d / "fit" / "clusters.csv").exists()

@@ -129,3 +129,25 @@ def test_same_seed_same_result_in_every_process(tmp_path):
         for t in (2, 2, 1)
     ]
     assert runs[0] == runs[1] == runs[2], runs
+
+
+def test_fit_restores_the_thread_count():
+    """fit(threads=n) changes the threads for the call only, also when the fit fails."""
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs NUMBA_NUM_THREADS >= 2 to see a change")
+    rng = np.random.default_rng(6)
+    st = protein_like(40, rng)
+    density, _ = planted_case(st, rng)
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        tiny = SearchConfig(n_rotations=4, n_positions=2, oversample=1, screen_steps=0, n_steps=5)
+        r = fit(density, st, seed=1, threads=2, config=FitConfig(search=tiny))
+        assert r.info["threads"] == 2 and numba.get_num_threads() == 1
+        with pytest.raises(FitError, match="larger than the whole map box"):
+            fit(density, protein_like(1500, rng), threads=2, config=FitConfig(search=tiny))
+        assert numba.get_num_threads() == 1
+    finally:
+        numba.set_num_threads(before)

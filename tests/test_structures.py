@@ -1,3 +1,4 @@
+import dataclasses
 import gzip
 
 import gemmi
@@ -117,3 +118,79 @@ def test_split_groups_identical_chains():
     assert [p.chains for p in parts] == [("A",), ("B",), ("C",), ("D",)]
     assert sum(len(p) for p in parts) == len(st)
     assert "X" not in groups[0].sequence  # the haem is not part of the sequence
+
+
+# A CHARMM-style file: no element column, atom names that a name-only guess reads as Hg, Cd, Ca
+NO_ELEMENTS = """\
+ATOM      1 N    LYS A   1      11.104   6.134  -6.504  1.00 10.00      PROT
+ATOM      2 HN   LYS A   1      10.104   6.134  -6.504  1.00  0.00      PROT
+ATOM      3 CA   LYS A   1      11.639   6.071  -5.147  1.00 11.00      PROT
+ATOM      4 CB   LYS A   1      11.139   7.071  -4.147  1.00 12.00      PROT
+ATOM      5 CG   LYS A   1      11.639   8.071  -3.147  1.00 12.50      PROT
+ATOM      6 HG1  LYS A   1      12.639   8.071  -3.147  1.00  0.00      PROT
+ATOM      7 CD   LYS A   1      11.139   9.071  -2.147  1.00 13.00      PROT
+ATOM      8 HD1  LYS A   1      10.139   9.071  -2.147  1.00  0.00      PROT
+ATOM      9 C    LYS A   1      13.140   5.987  -5.152  1.00 13.00      PROT
+ATOM     10 O    LYS A   1      13.755   5.519  -6.105  1.00 14.00      PROT
+HETATM   11 CA   CA  A 101      20.000  20.000  20.000  1.00 30.00      PROT
+HETATM   12 ZN    ZN A 102      25.000  20.000  20.000  1.00 31.00          ZN
+HETATM   13 CL1  LIG A 103      27.000  20.000  20.000  1.00 32.00
+END
+"""
+
+
+def test_elements_from_names_with_the_residue_in_mind(tmp_path):
+    p = tmp_path / "charmm.pdb"
+    p.write_text(NO_ELEMENTS)
+    st = read_structure(p)
+    got = dict(zip(st.residue_keys(), st.elements, strict=True))
+    assert list(st.atom_names[:7]) == ["N", "CA", "CB", "CG", "CD", "C", "O"]  # H dropped
+    assert set(st.elements[:7]) == {"N", "C", "O"}  # no Hg, Cd or Ca in the lysine
+    assert got[("A", 101, "", "CA")] == "CA"  # the calcium ion stays calcium
+    assert got[("A", 102, "", "ZN")] == "ZN"  # from its element column
+    assert got[("A", 103, "", "CL1")] == "CL"  # a ligand's chlorine
+    assert st.atomic_numbers[st.atom_names == "CD"][0] == 6
+    # the written model carries the corrected elements (hydrogens kept there)
+    out = write_structure(st, tmp_path / "out.pdb")
+    g = gemmi.read_structure(str(out))
+    elements = [a.element.name for r in g[0]["A"] for a in r]
+    assert elements.count("H") == 3 and "Hg" not in elements and "Cd" not in elements
+
+
+def test_guess_element_rules():
+    from difffit.io.structures import guess_element
+
+    cases = {
+        ("HG1", "LYS"): "H", ("1HG1", "VAL"): "H", ("CD1", "LEU"): "C", ("CA", "ALA"): "C",
+        ("CA", "HSD"): "C", ("SE", "MSE"): "Se", ("OP1", "DA"): "O", ("CA", "CA"): "Ca",
+        ("ZN", "ZN"): "Zn", ("NA", "NA"): "Na", ("CL", "CL"): "Cl", ("SOD", "SOD"): "Na",
+        ("FE", "HEM"): "Fe", ("NA", "HEM"): "N", ("C1", "NAG"): "C", ("MG", "CLA"): "Mg",
+    }  # fmt: skip
+    for (name, res), el in cases.items():
+        assert guess_element(name, res) == el, (name, res)
+
+
+def test_b_factors_read_and_subset(small_pdb):
+    st = read_structure(small_pdb)
+    assert st.b_factors is not None and st.b_factors.dtype == np.float64
+    assert list(st.b_factors[:4]) == pytest.approx([10.0, 11.0, 13.0, 14.0])  # altloc A kept
+    sub = st.subset(st.chain_ids == "B")
+    assert list(sub.b_factors) == pytest.approx([20.0, 21.0, 22.0, 23.0])
+    with pytest.raises(ValueError, match="b_factors has 2 entries for 8 atoms"):
+        dataclasses.replace(st, b_factors=np.zeros(2))
+
+
+@pytest.mark.realdata
+def test_adk_open_and_closed_read_right():
+    """The CHARMM-style ADK pair: no element column, hydrogens in, names like HG1/CD1/CA."""
+    sts = [read_structure(data_path("mdanalysis_adk", f"adk_{s}.pdb")) for s in ("open", "closed")]
+    for st in sts:
+        assert len(st) == 1656 and st.n_residues == 214  # 4AKE/1AKE heavy atoms, 3341 with H
+        counts = dict(zip(*np.unique(st.elements, return_counts=True), strict=True))
+        assert counts == {"C": 1040, "N": 289, "O": 320, "S": 7}  # no Hg, Cd, Ca, H
+        assert st.mask("ca").sum() == 214
+        assert st.b_factors[0] > 0
+    a, b = sts
+    for f in ("atom_names", "residue_names", "residue_numbers", "elements", "chain_ids"):
+        assert np.array_equal(getattr(a, f), getattr(b, f)), f
+    assert not np.allclose(a.coords_xyz, b.coords_xyz)

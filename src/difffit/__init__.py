@@ -12,7 +12,7 @@ The public API::
 
 from difffit._version import __version__
 from difffit.clustering import cluster_poses
-from difffit.composite import CompositeConfig, zero_fit
+from difffit.composite.types import CompositeConfig
 from difffit.config import (
     ClusterConfig,
     FitConfig,
@@ -22,6 +22,7 @@ from difffit.config import (
     SearchConfig,
 )
 from difffit.density.map import DensityMap
+from difffit.density.placed import zero_fit
 from difffit.density.prepare import PreparedMap, prepare_map
 from difffit.density.simulate import simulate_map, simulate_on_grid
 from difffit.density.zero import ZeroResult, restore_density, zero_density
@@ -37,8 +38,9 @@ from difffit.geometry import RigidTransform
 from difffit.io.maps import read_map, write_map
 from difffit.io.results import save_results
 from difffit.io.structures import read_structure, write_structure
+from difffit.progress import Progress
 from difffit.results import ClusterHit, FitResult
-from difffit.search import Progress, fit
+from difffit.search import fit
 from difffit.structure import Structure
 
 __all__ = [

@@ -2,46 +2,139 @@
 
 Every option that is accepted does something; a bad value raises :class:`~difffit.errors.ConfigError`
 naming the option. Lengths are in Å, angles in degrees, counts are ``n_*``.
+
+**Each option is declared once**, in its dataclass field: :func:`option` keeps its default, its
+bounds (a rule of :mod:`difffit.validate`) and how the command line offers it (flag, help,
+metavar) in the field's metadata. :class:`BaseConfig` checks every field against its rule at
+construction (subclasses add the checks that tie options together in ``_check``), and
+``difffit.cli.common`` builds the argparse options and the config from the same metadata.
+Sub-configs are fields made with :func:`section`.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from collections.abc import Iterator, Mapping
+from dataclasses import Field, asdict, dataclass, field, fields, replace
 from typing import Any
 
+from difffit.density.zero import DEFAULT_RULE, RULES
 from difffit.errors import ConfigError
+from difffit.structure import SELECTIONS
+from difffit.validate import Boolean, Choice, Integer, Number, Numbers
 
 __all__ = [
+    "BaseConfig",
     "ClusterConfig",
+    "CompositeConfig",
     "FitConfig",
+    "Option",
     "PrepConfig",
     "QualityConfig",
     "RefineConfig",
     "SearchConfig",
+    "option",
+    "option_fields",
+    "section",
+    "section_fields",
 ]
 
 SORT_METRICS = ("correlation", "cam", "overlap", "density", "inside", "hits", "score")
 
-
-def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
-    ok = (value >= 0) if allow_zero else (value > 0)
-    if (
-        not isinstance(value, (int, float))
-        or isinstance(value, bool)
-        or not math.isfinite(value)
-        or not ok
-    ):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ConfigError(f"{name} must be a finite number {bound}, got {value!r}")
+Rule = Integer | Number | Choice | Boolean | Numbers
 
 
-def _int(name: str, value: int, minimum: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+@dataclass(frozen=True)
+class Option:
+    """The declaration of one option, kept in its dataclass field's metadata.
+
+    Attributes
+    ----------
+    rule : Integer, Number, Choice, Boolean or Numbers
+        The bounds of the value (:mod:`difffit.validate`).
+    flag : str or None
+        Command-line flag (``"--min-island"``); None = not offered on the command line.
+    help : str
+        Help text of the flag (``%(default)s`` is the field's default).
+    metavar : str or None
+        Placeholder of the value in the help (argparse's default when None).
+    negate : bool
+        A :class:`Boolean` offered as a switch ``--no-...`` that sets the option to False.
+    """
+
+    rule: Rule
+    flag: str | None = None
+    help: str = ""
+    metavar: str | None = None
+    negate: bool = False
+
+    @property
+    def dest(self) -> str | None:
+        """The argparse destination of the flag (``--min-island`` -> ``min_island``)."""
+        return self.flag.lstrip("-").replace("-", "_") if self.flag else None
 
 
-class _Config:
+def option(
+    default: Any,
+    rule: Rule,
+    *,
+    flag: str | None = None,
+    help: str = "",
+    metavar: str | None = None,
+    negate: bool = False,
+) -> Any:
+    """A dataclass field declaring an option (see :class:`Option`)."""
+    opt = Option(rule=rule, flag=flag, help=help, metavar=metavar, negate=negate)
+    return field(default=default, metadata={"option": opt})
+
+
+def section(cls: type, *, group: str | None = None) -> dict[str, Any]:
+    """The metadata of a dataclass field holding a sub-config of type ``cls``.
+
+    ``group`` titles the command-line option group of its flags::
+
+        prep: PrepConfig = field(default_factory=PrepConfig, metadata=section(PrepConfig))
+    """
+    return {"section": cls, "group": group}
+
+
+def option_fields(cls: type) -> Iterator[tuple[Field, Option]]:
+    """The fields of a config class that are options, with their declarations, in order."""
+    for f in fields(cls):
+        if "option" in f.metadata:
+            yield f, f.metadata["option"]
+
+
+def section_fields(cls: type) -> Iterator[tuple[Field, type, str | None]]:
+    """The sub-config fields of a config class: (field, its class, its group title)."""
+    for f in fields(cls):
+        if "section" in f.metadata:
+            yield f, f.metadata["section"], f.metadata["group"]
+
+
+class BaseConfig:
+    """Validation from the field declarations, and dict round trips.
+
+    Subclasses are frozen, keyword-only dataclasses whose fields come from :func:`option` or
+    :func:`section`; they put checks that involve several options in ``_check``.
+    """
+
+    def __post_init__(self) -> None:
+        name = type(self).__name__
+        for f, cls, _ in section_fields(type(self)):
+            if not isinstance(getattr(self, f.name), cls):
+                raise ConfigError(f"{name}.{f.name} must be a {cls.__name__}", option=f.name)
+        for f, opt in option_fields(type(self)):
+            value = getattr(self, f.name)
+            checked = opt.rule.check(f.name, value)
+            # keep a Python int given for a real-valued option as it is (its JSON stays "1");
+            # NumPy scalars become Python numbers, sequences tuples
+            if not (type(value) is int and isinstance(opt.rule, Number)):
+                object.__setattr__(self, f.name, checked)
+        self._check()
+
+    def _check(self) -> None:
+        """Checks that involve several options (none by default)."""
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)  # type: ignore[call-overload]
 
@@ -51,10 +144,13 @@ class _Config:
         unknown = set(d) - names
         if unknown:
             raise ConfigError(f"unknown {cls.__name__} options: {', '.join(sorted(unknown))}")
+        sections: dict[str, Any] = {f.name: sec for f, sec, _ in section_fields(cls)}
         kw = {}
         for f in fields(cls):  # type: ignore[arg-type]
             if f.name in d:
                 v = d[f.name]
+                if f.name in sections and isinstance(v, dict):
+                    v = sections[f.name].from_dict(v)
                 kw[f.name] = tuple(v) if isinstance(v, list) else v
         return cls(**kw)
 
@@ -63,7 +159,7 @@ class _Config:
 
 
 @dataclass(frozen=True, kw_only=True)
-class PrepConfig(_Config):
+class PrepConfig(BaseConfig):
     """Map preparation (paper §4.1).
 
     Attributes
@@ -86,39 +182,53 @@ class PrepConfig(_Config):
         Value given to voxels outside each copy's footprint (and beyond the box), <= 0.
     """
 
-    level: float | None = None
-    min_island_voxels: int = 20
-    n_smooth: int = 10
-    smooth_sigma_voxels: float = 1.0
-    smooth_kernel_size: int = 5
-    smooth_weights: tuple[float, ...] | None = None
-    negative_value: float = -0.5
+    level: float | None = option(
+        None, Number(optional=True), flag="--level",
+        help="contour level (default: automatic, Otsu threshold)",
+    )  # fmt: skip
+    min_island_voxels: int = option(
+        20, Integer(minimum=0), flag="--min-island", metavar="VOXELS",
+        help="remove density islands smaller than this (default %(default)s)",
+    )  # fmt: skip
+    n_smooth: int = option(
+        10, Integer(minimum=0), flag="--smooth", metavar="N",
+        help="number of Gaussian-smoothed copies (default %(default)s)",
+    )  # fmt: skip
+    smooth_sigma_voxels: float = option(
+        1.0, Number(0.0, low_open=True), flag="--smooth-sigma", metavar="VOXELS",
+        help="sigma of each smoothing pass (default %(default)s)",
+    )  # fmt: skip
+    smooth_kernel_size: int = option(
+        5, Integer(minimum=1), flag="--smooth-kernel", metavar="VOXELS",
+        help="odd kernel width of each smoothing pass (default %(default)s)",
+    )  # fmt: skip
+    smooth_weights: tuple[float, ...] | None = option(
+        None, Numbers(low=0.0, optional=True), flag="--smooth-weights", metavar="W0,W1,...",
+        help="weights of the sharp copy and each smoothed copy (default all 1)",
+    )  # fmt: skip
+    negative_value: float = option(
+        -0.5, Number(high=0.0), flag="--negative", metavar="V",
+        help="value outside the density footprint (default %(default)s)",
+    )  # fmt: skip
 
-    def __post_init__(self) -> None:
-        if self.level is not None and (
-            not isinstance(self.level, (int, float)) or not math.isfinite(self.level)
-        ):
-            raise ConfigError(f"level must be a finite number or None, got {self.level!r}")
-        _int("min_island_voxels", self.min_island_voxels, 0)
-        _int("n_smooth", self.n_smooth, 0)
-        _positive("smooth_sigma_voxels", self.smooth_sigma_voxels)
-        _int("smooth_kernel_size", self.smooth_kernel_size, 1)
+    def _check(self) -> None:
         if self.smooth_kernel_size % 2 != 1:
-            raise ConfigError(f"smooth_kernel_size must be odd, got {self.smooth_kernel_size}")
-        if self.smooth_weights is not None:
-            w = tuple(float(x) for x in self.smooth_weights)
+            raise ConfigError(
+                f"smooth_kernel_size must be odd, got {self.smooth_kernel_size}",
+                option="smooth_kernel_size",
+            )
+        w = self.smooth_weights
+        if w is not None:
             if len(w) != self.n_smooth + 1:
                 raise ConfigError(
                     f"smooth_weights needs n_smooth + 1 = {self.n_smooth + 1} values "
-                    f"(sharp copy first), got {len(w)}"
+                    f"(sharp copy first), got {len(w)}",
+                    option="smooth_weights",
                 )
-            if any(x < 0 or not math.isfinite(x) for x in w) or sum(w) <= 0:
-                raise ConfigError("smooth_weights must be >= 0 with a positive sum")
-            object.__setattr__(self, "smooth_weights", w)
-        if not isinstance(self.negative_value, (int, float)) or not (
-            math.isfinite(self.negative_value) and self.negative_value <= 0
-        ):
-            raise ConfigError(f"negative_value must be <= 0, got {self.negative_value!r}")
+            if sum(w) <= 0:
+                raise ConfigError(
+                    "smooth_weights must be >= 0 with a positive sum", option="smooth_weights"
+                )
 
     @property
     def weights(self) -> tuple[float, ...]:
@@ -126,7 +236,7 @@ class PrepConfig(_Config):
 
 
 @dataclass(frozen=True, kw_only=True)
-class SearchConfig(_Config):
+class SearchConfig(BaseConfig):
     """The global search (paper §4.2): starts × batched Adam, coarse to fine.
 
     The search optimises ``n_rotations × n_positions`` placements (reported, clustered and
@@ -159,37 +269,53 @@ class SearchConfig(_Config):
         Fraction of placements that go on to the fine phase.
     """
 
-    n_rotations: int = 100
-    n_positions: int = 10
-    oversample: int = 10
-    screen_steps: int = 30
-    n_steps: int = 150
-    lr_shift: float = 0.5
-    lr_rotation: float = 0.01
-    selection: str = "all"
-    coarse_fraction: float = 0.6
-    keep_fraction: float = 0.1
+    n_rotations: int = option(
+        100, Integer(minimum=1), flag="--rotations", metavar="N",
+        help="rotations spread over SO(3) (default %(default)s)",
+    )  # fmt: skip
+    n_positions: int = option(
+        10, Integer(minimum=1), flag="--positions", metavar="N",
+        help="start positions spread over the footprint (default %(default)s)",
+    )  # fmt: skip
+    oversample: int = option(
+        10, Integer(minimum=1), flag="--oversample", metavar="N",
+        help="candidate starts screened per placement (default %(default)s; 1 = plain search)",
+    )  # fmt: skip
+    screen_steps: int = option(
+        30, Integer(minimum=0), flag="--screen-steps", metavar="N",
+        help="steps of the screening of candidate starts (default %(default)s)",
+    )  # fmt: skip
+    n_steps: int = option(
+        150, Integer(minimum=0), flag="--steps", metavar="N",
+        help="optimisation steps per placement (default %(default)s)",
+    )  # fmt: skip
+    lr_shift: float = option(
+        0.5, Number(0.0, low_open=True), flag="--lr-shift", metavar="Å",
+        help="learning rate of shifts, Å (default %(default)s)",
+    )  # fmt: skip
+    lr_rotation: float = option(
+        0.01, Number(0.0, low_open=True), flag="--lr-rotation", metavar="LR",
+        help="learning rate of quaternions (default %(default)s)",
+    )  # fmt: skip
+    selection: str = option(
+        "all", Choice(SELECTIONS), flag="--selection",
+        help="atoms of the fine phase (default %(default)s)",
+    )  # fmt: skip
+    coarse_fraction: float = option(
+        0.6, Number(0.0, 1.0), flag="--coarse-fraction", metavar="F",
+        help="fraction of steps with CA atoms only (default %(default)s)",
+    )  # fmt: skip
+    keep_fraction: float = option(
+        0.1, Number(0.0, 1.0, low_open=True), flag="--keep-fraction", metavar="F",
+        help="fraction of placements refined with all atoms (default %(default)s)",
+    )  # fmt: skip
 
-    def __post_init__(self) -> None:
-        from difffit.structure import SELECTIONS
-
-        _int("n_rotations", self.n_rotations, 1)
-        _int("n_positions", self.n_positions, 1)
-        _int("oversample", self.oversample, 1)
-        _int("screen_steps", self.screen_steps, 0)
-        _int("n_steps", self.n_steps, 0)
-        _positive("lr_shift", self.lr_shift)
-        _positive("lr_rotation", self.lr_rotation)
-        if self.selection not in SELECTIONS:
-            raise ConfigError(
-                f"selection must be one of {', '.join(SELECTIONS)}, got {self.selection!r}"
-            )
-        if not (0.0 <= self.coarse_fraction <= 1.0):
-            raise ConfigError(f"coarse_fraction must be in [0, 1], got {self.coarse_fraction!r}")
-        if not (0.0 < self.keep_fraction <= 1.0):
-            raise ConfigError(f"keep_fraction must be in (0, 1], got {self.keep_fraction!r}")
+    def _check(self) -> None:
         if self.oversample > 1 and self.screen_steps == 0:
-            raise ConfigError("oversample > 1 needs screen_steps > 0 to choose among the starts")
+            raise ConfigError(
+                "oversample > 1 needs screen_steps > 0 to choose among the starts",
+                option="screen_steps",
+            )
 
     @property
     def n_placements(self) -> int:
@@ -201,7 +327,7 @@ class SearchConfig(_Config):
 
 
 @dataclass(frozen=True, kw_only=True)
-class QualityConfig(_Config):
+class QualityConfig(BaseConfig):
     """Fit-quality metrics against a map simulated from the structure.
 
     Attributes
@@ -212,18 +338,15 @@ class QualityConfig(_Config):
         Simulated-map points at or above this fraction of its maximum are compared.
     """
 
-    resolution: float | None = None
-    envelope: float = 0.1
-
-    def __post_init__(self) -> None:
-        if self.resolution is not None:
-            _positive("resolution", self.resolution)
-        if not (0.0 < self.envelope < 1.0):
-            raise ConfigError(f"envelope must be in (0, 1), got {self.envelope!r}")
+    resolution: float | None = option(
+        None, Number(0.0, low_open=True, optional=True), flag="--resolution", metavar="Å",
+        help="map resolution for the simulated map (default: 2 x voxel size)",
+    )  # fmt: skip
+    envelope: float = option(0.1, Number(0.0, 1.0, low_open=True, high_open=True))
 
 
 @dataclass(frozen=True, kw_only=True)
-class ClusterConfig(_Config):
+class ClusterConfig(BaseConfig):
     """Clustering of final poses (paper §4.3).
 
     Attributes
@@ -236,23 +359,22 @@ class ClusterConfig(_Config):
         Metric that orders fits (the cluster representative is the best by it) and clusters.
     """
 
-    shift_tolerance: float = 3.0
-    angle_tolerance_deg: float = 6.0
-    sort_by: str = "correlation"
-
-    def __post_init__(self) -> None:
-        _positive("shift_tolerance", self.shift_tolerance)
-        _positive("angle_tolerance_deg", self.angle_tolerance_deg)
-        if self.angle_tolerance_deg > 180:
-            raise ConfigError("angle_tolerance_deg must be <= 180")
-        if self.sort_by not in SORT_METRICS:
-            raise ConfigError(
-                f"sort_by must be one of {', '.join(SORT_METRICS)}, got {self.sort_by!r}"
-            )
+    shift_tolerance: float = option(
+        3.0, Number(0.0, low_open=True), flag="--shift-tolerance", metavar="Å",
+        help="cluster shift tolerance (default %(default)s)",
+    )  # fmt: skip
+    angle_tolerance_deg: float = option(
+        6.0, Number(0.0, 180.0, low_open=True), flag="--angle-tolerance", metavar="DEG",
+        help="cluster angle tolerance (default %(default)s)",
+    )  # fmt: skip
+    sort_by: str = option(
+        "correlation", Choice(SORT_METRICS), flag="--sort-by",
+        help="metric that ranks fits and clusters (default %(default)s)",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)
-class RefineConfig(_Config):
+class RefineConfig(BaseConfig):
     """Local refinement of cluster representatives (replaces ChimeraX ``fitmap``).
 
     Attributes
@@ -265,40 +387,43 @@ class RefineConfig(_Config):
         Gaussian σ (Å) applied to the raw map for refinement (0 = none).
     """
 
-    n_clusters: int = 10
-    n_steps: int = 150
-    smooth_sigma: float = 0.0
-
-    def __post_init__(self) -> None:
-        _int("n_clusters", self.n_clusters, 0)
-        _int("n_steps", self.n_steps, 1)
-        _positive("smooth_sigma", self.smooth_sigma, allow_zero=True)
+    n_clusters: int = option(
+        10, Integer(minimum=0), flag="--refine", metavar="N",
+        help="refine the best N clusters per structure (default %(default)s; 0 = off)",
+    )  # fmt: skip
+    n_steps: int = option(
+        150, Integer(minimum=1), flag="--refine-steps", metavar="N",
+        help="refinement steps (default %(default)s)",
+    )  # fmt: skip
+    smooth_sigma: float = option(0.0, Number(0.0))
 
 
 @dataclass(frozen=True, kw_only=True)
-class FitConfig(_Config):
+class FitConfig(BaseConfig):
     """All options of :func:`difffit.fit`."""
 
-    prep: PrepConfig = field(default_factory=PrepConfig)
-    search: SearchConfig = field(default_factory=SearchConfig)
-    quality: QualityConfig = field(default_factory=QualityConfig)
-    cluster: ClusterConfig = field(default_factory=ClusterConfig)
-    refine: RefineConfig = field(default_factory=RefineConfig)
-
-    def __post_init__(self) -> None:
-        for name, cls in (
-            ("prep", PrepConfig),
-            ("search", SearchConfig),
-            ("quality", QualityConfig),
-            ("cluster", ClusterConfig),
-            ("refine", RefineConfig),
-        ):
-            if not isinstance(getattr(self, name), cls):
-                raise ConfigError(f"FitConfig.{name} must be a {cls.__name__}")
+    prep: PrepConfig = field(
+        default_factory=PrepConfig, metadata=section(PrepConfig, group="map preparation")
+    )
+    search: SearchConfig = field(
+        default_factory=SearchConfig, metadata=section(SearchConfig, group="search")
+    )
+    quality: QualityConfig = field(
+        default_factory=QualityConfig,
+        metadata=section(QualityConfig, group="scores, clustering, refinement"),
+    )
+    cluster: ClusterConfig = field(
+        default_factory=ClusterConfig,
+        metadata=section(ClusterConfig, group="scores, clustering, refinement"),
+    )
+    refine: RefineConfig = field(
+        default_factory=RefineConfig,
+        metadata=section(RefineConfig, group="scores, clustering, refinement"),
+    )
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FitConfig:
-        parts = {
+        parts: dict[str, Any] = {
             "prep": PrepConfig,
             "search": SearchConfig,
             "quality": QualityConfig,
@@ -309,3 +434,96 @@ class FitConfig(_Config):
         if unknown:
             raise ConfigError(f"unknown FitConfig sections: {', '.join(sorted(unknown))}")
         return cls(**{k: parts[k].from_dict(v) for k, v in d.items()})
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompositeConfig(BaseConfig):
+    """Options of :func:`difffit.composite.composite` (lengths in Å).
+
+    Attributes
+    ----------
+    fit : FitConfig
+        Options of every round's fit. A contour level left automatic is set in the first round
+        (Otsu threshold of the original map) and kept; so is the resolution.
+    rule : str
+        Zeroing rule (:data:`difffit.density.zero.RULES`).
+    match_resolution : bool
+        Zero with the density simulated at the matched resolution
+        (:func:`difffit.composite.matched_resolution`).
+    min_cam : float
+        Smallest cam (correlation about the mean) of an accepted candidate.
+    relative_cam : float
+        A further copy of a structure needs ``cam >= relative_cam × cam`` of its first copy.
+    clash_distance : float
+        Heavy atoms closer than this (Å) to a placed subunit's heavy atoms clash.
+    max_clash_fraction : float
+        A candidate with more than this fraction of its heavy atoms clashing is rejected.
+    defer_fraction : float
+        A candidate that passes, but with a cam under this fraction of the best cam accepted in
+        its round, waits for the next round (fitted again into the map cleared of the surer
+        placements); 0 = accept every candidate that passes.
+    max_rounds : int
+        Stop after this many rounds.
+    max_per_round : int
+        Accept at most this many placements per round (0 = every candidate that passes).
+    candidates_per_structure : int
+        Clusters of each structure examined per round, best first.
+    """
+
+    fit: FitConfig = field(default_factory=FitConfig, metadata=section(FitConfig))
+    rule: str = option(
+        DEFAULT_RULE, Choice(RULES), flag="--rule",
+        help="zeroing rule (default %(default)s; see docs/composite.md)",
+    )  # fmt: skip
+    match_resolution: bool = option(
+        True, Boolean(), flag="--no-match-resolution", negate=True,
+        help="zero with the density simulated at --resolution, not at the matched one",
+    )  # fmt: skip
+    min_cam: float = option(
+        0.3, Number(-1.0, 1.0), flag="--min-cam", metavar="R",
+        help="smallest cam of an accepted fit (default %(default)s)",
+    )  # fmt: skip
+    relative_cam: float = option(
+        0.6, Number(0.0, 1.0), flag="--relative-cam", metavar="F",
+        help="a further copy needs cam >= F x cam of the first copy (default %(default)s)",
+    )  # fmt: skip
+    clash_distance: float = option(
+        2.0, Number(0.0, low_open=True), flag="--clash-distance", metavar="Å",
+        help="atoms closer than this to placed atoms clash (default %(default)s)",
+    )  # fmt: skip
+    max_clash_fraction: float = option(
+        0.05, Number(0.0, 1.0), flag="--max-clash", metavar="F",
+        help="reject fits with more than this fraction of atoms clashing (default %(default)s)",
+    )  # fmt: skip
+    defer_fraction: float = option(
+        0.8, Number(0.0, 1.0), flag="--defer", metavar="F",
+        help="fits with cam < F x the round's best wait for the next round, fitted again into "
+        "the cleared map (default %(default)s; 0 = accept all that pass)",
+    )  # fmt: skip
+    max_rounds: int = option(
+        20, Integer(minimum=1), flag="--max-rounds", metavar="N",
+        help="stop after N rounds (default %(default)s)",
+    )  # fmt: skip
+    max_per_round: int = option(
+        0, Integer(minimum=0), flag="--max-per-round", metavar="N",
+        help="accept at most N fits per round (default %(default)s = all that pass)",
+    )  # fmt: skip
+    candidates_per_structure: int = option(
+        10, Integer(minimum=1), flag="--candidates", metavar="N",
+        help="clusters per structure examined each round (default %(default)s)",
+    )  # fmt: skip
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "fit"}
+        d["fit"] = self.fit.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CompositeConfig:
+        d = dict(d)
+        fit_cfg = FitConfig.from_dict(d.pop("fit", {}))
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ConfigError(f"unknown CompositeConfig options: {', '.join(sorted(unknown))}")
+        return cls(fit=fit_cfg, **d)

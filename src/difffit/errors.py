@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "DiffFitError",
+    "FetchError",
     "FitError",
     "MapFormatError",
     "ResultsError",
@@ -30,7 +31,28 @@ class StructureError(DiffFitError):
 
 
 class ConfigError(DiffFitError, ValueError):
-    """An option has a bad value, or options conflict."""
+    """An option has a bad value, or options conflict.
+
+    Parameters
+    ----------
+    message : str
+        One line. When it is about one option, it starts with the option's name
+        (``"n_steps must be an integer >= 1, got 0"``): the command line then puts the flag
+        in its place (``"--refine-steps must be ..."``).
+    option : str or None
+        The name of the option at fault (a config field or a keyword argument), if one is.
+    """
+
+    def __init__(self, message: str, *, option: str | None = None) -> None:
+        super().__init__(message)
+        self.option = option
+
+    def renamed(self, name: str) -> ConfigError:
+        """The same error, naming the option ``name`` (e.g. its command-line flag)."""
+        msg = str(self)
+        if self.option and msg.startswith(self.option + " "):
+            return ConfigError(name + msg[len(self.option) :], option=name)
+        return ConfigError(f"{name}: {msg}", option=name)
 
 
 class FitError(DiffFitError):
@@ -39,3 +61,7 @@ class FitError(DiffFitError):
 
 class ResultsError(DiffFitError):
     """A results folder is missing, incomplete or of an unknown format version."""
+
+
+class FetchError(DiffFitError):
+    """An entry cannot be downloaded (offline, not found, broken off) or its file is damaged."""

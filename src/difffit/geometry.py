@@ -1,6 +1,6 @@
 """Rotations and rigid transforms.
 
-Conventions (pinned by ``tests/test_geometry.py``):
+Conventions (pinned by ``tests/unit/test_geometry.py``):
 
 * World coordinates are (x, y, z) in Å. Points are column vectors and a rigid transform acts as
   ``x' = R @ x + t``.
@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = [
     "RigidTransform",
@@ -34,7 +35,7 @@ __all__ = [
 ]
 
 
-def quat_to_matrix(quat_wxyz: np.ndarray) -> np.ndarray:
+def quat_to_matrix(quat_wxyz: ArrayLike) -> np.ndarray:
     """Rotation matrices of quaternions.
 
     Parameters
@@ -61,7 +62,7 @@ def quat_to_matrix(quat_wxyz: np.ndarray) -> np.ndarray:
     return r.reshape(q.shape[:-1] + (3, 3))
 
 
-def matrix_to_quat(matrix: np.ndarray) -> np.ndarray:
+def matrix_to_quat(matrix: ArrayLike) -> np.ndarray:
     """Quaternions (w, x, y, z) with w >= 0 of rotation matrices (..., 3, 3).
 
     Uses the numerically stable branch choice (largest diagonal term) of Shepperd's method.
@@ -113,7 +114,7 @@ def matrix_to_quat(matrix: np.ndarray) -> np.ndarray:
     return out.reshape(batch + (4,))
 
 
-def quat_multiply(a_wxyz: np.ndarray, b_wxyz: np.ndarray) -> np.ndarray:
+def quat_multiply(a_wxyz: ArrayLike, b_wxyz: ArrayLike) -> np.ndarray:
     """Hamilton product ``a * b`` (rotation ``b`` first, then ``a``)."""
     a = np.asarray(a_wxyz, dtype=np.float64)
     b = np.asarray(b_wxyz, dtype=np.float64)
@@ -130,12 +131,12 @@ def quat_multiply(a_wxyz: np.ndarray, b_wxyz: np.ndarray) -> np.ndarray:
     )
 
 
-def quat_wxyz_to_xyzw(quat_wxyz: np.ndarray) -> np.ndarray:
+def quat_wxyz_to_xyzw(quat_wxyz: ArrayLike) -> np.ndarray:
     """Scalar-last order (SciPy ``Rotation.from_quat``) from scalar-first."""
     return np.roll(np.asarray(quat_wxyz), -1, axis=-1)
 
 
-def quat_xyzw_to_wxyz(quat_xyzw: np.ndarray) -> np.ndarray:
+def quat_xyzw_to_wxyz(quat_xyzw: ArrayLike) -> np.ndarray:
     """Scalar-first order from scalar-last (SciPy ``Rotation.as_quat``)."""
     return np.roll(np.asarray(quat_xyzw), 1, axis=-1)
 
@@ -191,7 +192,7 @@ def random_quaternions(n: int, rng: np.random.Generator) -> np.ndarray:
     return q
 
 
-def kabsch(mobile_xyz: np.ndarray, target_xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def kabsch(mobile_xyz: ArrayLike, target_xyz: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Rotation ``R`` and translation ``t`` minimising ``|R @ mobile + t - target|`` (both (n, 3))."""
     a = np.asarray(mobile_xyz, dtype=np.float64)
     b = np.asarray(target_xyz, dtype=np.float64)
@@ -203,7 +204,7 @@ def kabsch(mobile_xyz: np.ndarray, target_xyz: np.ndarray) -> tuple[np.ndarray, 
     return r, cb - r @ ca
 
 
-def rmsd(a_xyz: np.ndarray, b_xyz: np.ndarray) -> float:
+def rmsd(a_xyz: ArrayLike, b_xyz: ArrayLike) -> float:
     """Root-mean-square deviation (Å) between two (n, 3) coordinate sets, no superposition."""
     d = np.asarray(a_xyz, dtype=np.float64) - np.asarray(b_xyz, dtype=np.float64)
     return float(np.sqrt((d * d).sum(axis=1).mean()))
@@ -235,17 +236,17 @@ class RigidTransform:
         return cls(np.eye(3), np.zeros(3))
 
     @classmethod
-    def from_quat(cls, quat_wxyz: np.ndarray, translation: np.ndarray) -> RigidTransform:
-        return cls(quat_to_matrix(quat_wxyz), translation)
+    def from_quat(cls, quat_wxyz: ArrayLike, translation: ArrayLike) -> RigidTransform:
+        return cls(quat_to_matrix(quat_wxyz), np.asarray(translation, dtype=np.float64))
 
     @classmethod
-    def from_matrix_3x4(cls, m: np.ndarray) -> RigidTransform:
+    def from_matrix_3x4(cls, m: ArrayLike) -> RigidTransform:
         """From a 3x4 ``[R | t]`` matrix (ChimeraX ``Place.matrix`` layout)."""
         m = np.asarray(m, dtype=np.float64).reshape(3, 4)
         return cls(m[:, :3], m[:, 3])
 
     @classmethod
-    def from_r_t_flat(cls, values: np.ndarray) -> RigidTransform:
+    def from_r_t_flat(cls, values: ArrayLike) -> RigidTransform:
         """From the 12 numbers ``r11 r12 r13 r21 r22 r23 r31 r32 r33 t1 t2 t3``."""
         v = np.asarray(values, dtype=np.float64).reshape(12)
         return cls(v[:9].reshape(3, 3), v[9:])
@@ -267,7 +268,7 @@ class RigidTransform:
     def quat_wxyz(self) -> np.ndarray:
         return matrix_to_quat(self.rotation)
 
-    def apply(self, xyz: np.ndarray) -> np.ndarray:
+    def apply(self, xyz: ArrayLike) -> np.ndarray:
         """Transform points (n, 3) -> (n, 3)."""
         return np.asarray(xyz, dtype=np.float64) @ self.rotation.T + self.translation
 

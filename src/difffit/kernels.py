@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 from numba import njit, prange
@@ -26,6 +28,7 @@ __all__ = [
     "sample_points",
     "score_and_grad",
     "set_num_threads",
+    "threads",
 ]
 
 
@@ -39,11 +42,32 @@ def set_num_threads(n: int | None) -> int:
         except AttributeError:  # not on Linux
             n = os.cpu_count() or 1
     n = int(n)
-    n = max(1, min(n, numba.config.NUMBA_NUM_THREADS))
+    n = max(1, min(n, int(numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
     numba.set_num_threads(n)
     if "torch" in sys.modules:  # only when the torch path is in use; never import it here
         sys.modules["torch"].set_num_threads(n)
     return n
+
+
+@contextmanager
+def threads(n: int | None) -> Iterator[int]:
+    """Run a block with ``n`` threads (:func:`set_num_threads`); yields the count used.
+
+    On exit — also on an error — Numba's thread count, and torch's when torch was imported
+    before the block, are set back to what they were, so a library call does not change the
+    threads of the whole process.
+    """
+    import numba
+
+    before = numba.get_num_threads()
+    torch = sys.modules.get("torch")
+    before_torch = torch.get_num_threads() if torch is not None else None
+    try:
+        yield set_num_threads(n)
+    finally:
+        numba.set_num_threads(before)
+        if torch is not None and before_torch is not None:
+            torch.set_num_threads(before_torch)
 
 
 # ---------------------------------------------------------------------------- numba kernels

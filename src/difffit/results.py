@@ -1,6 +1,7 @@
-"""Fit results: the objects :func:`difffit.fit` returns, and their versioned on-disk format.
+"""Fit results: the objects :func:`difffit.fit` returns (values only; no files here).
 
-Format ``difffit-results`` version 1, in one folder (documented in ``docs/results-format.md``):
+Their on-disk format, ``difffit-results`` version 1, is owned by :mod:`difffit.io.results`
+(``save_results`` / ``load_results``, documented in ``docs/results-format.md``); one folder:
 
 ``clusters.csv``
     One row per cluster, best first: ``rank, structure, hits, density, overlap, correlation,
@@ -20,18 +21,14 @@ Format ``difffit-results`` version 1, in one folder (documented in ``docs/result
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from difffit.errors import ResultsError
 from difffit.geometry import RigidTransform
-from difffit.io.atomic import atomic_path
+from difffit.ranking import cluster_sort_key
 
 __all__ = [
     "FORMAT_NAME",
@@ -40,8 +37,6 @@ __all__ = [
     "ClusterHit",
     "FitResult",
     "StructureInfo",
-    "read_clusters_csv",
-    "read_manifest",
 ]
 
 FORMAT_NAME = "difffit-results"
@@ -60,10 +55,15 @@ TRANSFORM_COLUMNS = (
     "t2",
     "t3",
 )
-CLUSTER_COLUMNS = (
+#: Columns added after the transform (format 1 files written before them still read: NaN).
+VERDICT_COLUMNS = (
+    "z", "verdict", "centre_x", "centre_y", "centre_z", "distance_to_rank1", "angle_to_rank1",
+)  # fmt: skip
+CLUSTER_REQUIRED = (
     "rank", "structure", "hits", "density", "overlap", "correlation", "cam", "inside",
     "refined", "fit_id",
 ) + TRANSFORM_COLUMNS  # fmt: skip
+CLUSTER_COLUMNS = CLUSTER_REQUIRED + VERDICT_COLUMNS
 FIT_COLUMNS = (
     "fit_id", "structure", "rotation_index", "position_index", "score", "density", "overlap",
     "correlation", "cam", "inside", "cluster_rank",
@@ -101,12 +101,27 @@ class ClusterHit:
     transform: RigidTransform
     refined: bool
     fit_id: int
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: Fisher-z of cam against the clusters of its structure in the run (:mod:`difffit.verdict`).
+    z: float = math.nan
+    #: ``convincing``, ``ambiguous`` or ``no convincing fit`` ("" when not judged).
+    verdict: str = ""
+    #: Centre of the placed structure's heavy atoms, map frame, Å.
+    centre_xyz: tuple[float, float, float] = (math.nan, math.nan, math.nan)
+    #: Distance (Å, centres) and rotation angle (degrees) to the best cluster of its structure.
+    distance_to_rank1: float = math.nan
+    angle_to_rank1: float = math.nan
+    #: In-memory diagnostics of the search (not written; not compared).
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ClusterHit):
+            return NotImplemented
+        return self.structure_index == other.structure_index and _plain_eq(self.row(), other.row())
 
     def metric(self, name: str) -> float:
-        if name == "hits":
-            return float(self.hits)
-        return float(getattr(self, name))
+        """The value that ranks this cluster by ``name``, a metric or ``"hits"``
+        (:func:`difffit.ranking.cluster_sort_key`; ``"score"`` needs the fits' scores)."""
+        return cluster_sort_key(self, name)
 
     def row(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -122,6 +137,12 @@ class ClusterHit:
             "fit_id": self.fit_id,
         }
         d.update(zip(TRANSFORM_COLUMNS, self.transform.to_r_t_flat(), strict=True))
+        d.update(
+            z=float(self.z), verdict=self.verdict, centre_x=float(self.centre_xyz[0]),
+            centre_y=float(self.centre_xyz[1]), centre_z=float(self.centre_xyz[2]),
+            distance_to_rank1=float(self.distance_to_rank1),
+            angle_to_rank1=float(self.angle_to_rank1),
+        )  # fmt: skip
         return d
 
 
@@ -152,6 +173,21 @@ class FitResult:
     config: Any
     info: dict[str, Any]
 
+    def __eq__(self, other: object) -> bool:
+        """Equal clusters, fits (value by value, NaN = NaN), structures, level, resolution,
+        seed, options and info (compared as the JSON they are written as)."""
+        if not isinstance(other, FitResult):
+            return NotImplemented
+        return (
+            self.clusters == other.clusters
+            and self.structures == other.structures
+            and (self.level, self.resolution, self.seed)
+            == (other.level, other.resolution, other.seed)
+            and self.config == other.config
+            and _plain_eq(self.info, other.info)
+            and _same_columns(self.fits, other.fits)
+        )
+
     def best(self, structure: str | None = None) -> ClusterHit | None:
         """The best cluster (of one structure, when named)."""
         for c in self.clusters:
@@ -162,84 +198,88 @@ class FitResult:
     def for_structure(self, structure: str) -> list[ClusterHit]:
         return [c for c in self.clusters if c.structure == structure]
 
-    def summary_table(self, n: int = 10) -> str:
-        """A short ranked text table of the best ``n`` clusters."""
-        head = f"{'rank':>4}  {'structure':<24} {'hits':>5} {'corr':>6} {'cam':>6} {'overlap':>8} {'density':>8} {'inside':>6}"
+    def summary_table(self, n: int = 10, *, all_clusters: bool = False) -> str:
+        """A ranked text table of at most ``n`` clusters.
+
+        Clusters judged ``no convincing fit`` are left out (the best cluster of each structure
+        is always shown) unless ``all_clusters``; a last line says how many were left out.
+        Every cluster stays in ``clusters.csv``.
+        """
+        head = (f"{'rank':>4}  {'structure':<24} {'hits':>5} {'corr':>6} {'cam':>6} {'z':>5} "
+                f"{'overlap':>8} {'inside':>6}  {'verdict':<17} {'centre x y z (Å)':>22} "
+                f"{'d1 Å':>6} {'a1°':>5}")  # fmt: skip
         lines = [head, "-" * len(head)]
-        for c in self.clusters[:n]:
+        seen: set[str] = set()
+        shown = hidden = 0
+        for c in self.clusters:
+            first = c.structure not in seen
+            seen.add(c.structure)
+            keep = all_clusters or first or c.verdict != "no convincing fit"
+            if not keep or shown >= n:
+                hidden += 1
+                continue
+            shown += 1
             name = c.structure if len(c.structure) <= 24 else c.structure[:21] + "..."
+            centre = " ".join(f"{v:7.1f}" for v in c.centre_xyz)
             lines.append(
                 f"{c.rank:>4}  {name:<24} {c.hits:>5} {c.correlation:6.3f} {c.cam:6.3f} "
-                f"{c.overlap:8.4g} {c.density:8.4g} {c.inside:6.2f}"
+                f"{c.z:5.1f} {c.overlap:8.4g} {c.inside:6.2f}  {c.verdict or '-':<17} "
+                f"{centre:>22} {c.distance_to_rank1:6.1f} {c.angle_to_rank1:5.0f}"
             )
+        if hidden:
+            lines.append(f"({hidden} more clusters, most with no convincing fit, in clusters.csv)")
         return "\n".join(lines)
 
 
-# ---------------------------------------------------------------------------- reading back
-def _num(v: str) -> Any:
-    try:
-        i = int(v)
-        return i
-    except ValueError:
-        pass
-    try:
-        f = float(v)
-        return f
-    except ValueError:
-        return v
+def _plain(v: Any) -> Any:
+    """``v`` as the JSON it is written as: tuples as lists, NumPy scalars as Python numbers."""
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, np.ndarray):
+        return _plain(v.tolist())
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return float(v)
+    return v
 
 
-def read_format_json(
-    path: Path, name: str, version: int, *, unreadable_hint: str = ""
-) -> dict[str, Any]:
-    """A JSON file whose ``format`` must be ``name`` and ``format_version`` at most ``version``."""
-    try:
-        man = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ResultsError(f"{path}: unreadable ({exc}){unreadable_hint}") from None
-    if man.get("format") != name:
-        raise ResultsError(f"{path}: format {man.get('format')!r} is not {name!r}")
-    if int(man.get("format_version", -1)) > version:
-        raise ResultsError(
-            f"{path}: format version {man.get('format_version')} is newer than this difffit "
-            f"reads ({version}); upgrade difffit"
-        )
-    return man
+def _plain_eq(a: Any, b: Any) -> bool:
+    """Equality of :func:`_plain` values, with NaN equal to NaN."""
+    a, b = _plain(a), _plain(b)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_plain_eq(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_plain_eq(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
+        return True
+    return bool(a == b)
 
 
-def read_manifest(folder: str | Path) -> dict[str, Any]:
-    """The manifest of a results folder, checked for format name and version."""
-    path = Path(folder) / "manifest.json"
-    if not path.exists():
-        raise ResultsError(f"{folder}: no manifest.json — not a difffit results folder")
-    man = read_format_json(path, FORMAT_NAME, FORMAT_VERSION)
-    return man
+def _same_columns(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> bool:
+    if set(a) != set(b):
+        return False
+    for k in a:
+        x, y = np.asarray(a[k]), np.asarray(b[k])
+        if x.shape != y.shape:
+            return False
+        if x.dtype.kind in "fc" or y.dtype.kind in "fc":
+            if not np.array_equal(x.astype(np.float64), y.astype(np.float64), equal_nan=True):
+                return False
+        elif x.tolist() != y.tolist():
+            return False
+    return True
 
 
-def read_clusters_csv(path: str | Path) -> list[dict[str, Any]]:
-    """Rows of a ``clusters.csv`` (or ``placements.csv``) with numbers parsed."""
-    path = Path(path)
-    if not path.exists():
-        raise ResultsError(f"{path}: missing")
-    with path.open(newline="") as fh:
-        rows = [{k: _num(v) for k, v in row.items()} for row in csv.DictReader(fh)]
-    for r in rows:
-        if all(c in r for c in TRANSFORM_COLUMNS):
-            r["transform"] = RigidTransform.from_r_t_flat([r[c] for c in TRANSFORM_COLUMNS])
-    return rows
+#: Names that moved to :mod:`difffit.io.results` (the format's owner); still importable here.
+_MOVED = ("read_clusters_csv", "read_format_json", "read_manifest", "write_csv")
 
 
-def write_csv(path: Path, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
-    with atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(columns)
-        for r in rows:
-            out = []
-            for c in columns:
-                v = r[c]
-                if isinstance(v, (float, np.floating)):
-                    v = float(v)
-                    out.append(repr(v) if math.isfinite(v) else "nan")
-                else:
-                    out.append(v)
-            w.writerow(out)
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        from difffit.io import results as _io_results
+
+        return getattr(_io_results, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

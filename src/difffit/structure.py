@@ -16,7 +16,10 @@ import numpy as np
 
 from difffit.errors import ConfigError, StructureError
 
-__all__ = ["SELECTIONS", "Structure"]
+__all__ = ["ATOM_VOLUME", "SELECTIONS", "Structure"]
+
+#: Protein volume per heavy atom, Å³ (1.35 g/cm³, ~14.7 Da per heavy atom with its hydrogens).
+ATOM_VOLUME = 18.0
 
 #: Atom selections: "all" heavy atoms (waters excluded), "backbone", "ca" (one atom per residue).
 SELECTIONS = ("all", "backbone", "ca")
@@ -44,6 +47,9 @@ class Structure:
         File the structure was read from.
     chains : tuple of str
         Chain IDs present, in file order.
+    b_factors : (n,) float64 array or None
+        The B column of the file (isotropic B, Å²; the pLDDT of AlphaFold models), or None for
+        a structure built from arrays.
     """
 
     name: str
@@ -57,10 +63,22 @@ class Structure:
     insertion_codes: np.ndarray
     source: Path | None = None
     model: Any = None  #: the parsed gemmi.Structure (first model only), for writing
+    b_factors: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        n = len(self.coords_xyz)
-        xyz = np.array(self.coords_xyz, dtype=np.float64).reshape(-1, 3)
+        where = f"{self.source}: " if self.source else ""
+        try:
+            xyz = np.array(self.coords_xyz, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise StructureError(f"{where}coords_xyz must be an (n, 3) array of numbers") from None
+        if xyz.size == 0:
+            xyz = xyz.reshape(0, 3)
+        if xyz.ndim != 2 or xyz.shape[1] != 3:
+            raise StructureError(f"{where}coords_xyz must be (n, 3), got shape {xyz.shape}")
+        if not np.all(np.isfinite(xyz)):
+            bad = int((~np.isfinite(xyz)).any(axis=1).sum())
+            raise StructureError(f"{where}{bad} atom(s) have coordinates that are not finite")
+        n = len(xyz)
         xyz.setflags(write=False)
         object.__setattr__(self, "coords_xyz", xyz)
         for name in (
@@ -74,12 +92,17 @@ class Structure:
         ):
             arr = np.asarray(getattr(self, name))
             if len(arr) != n:
-                raise ValueError(f"{name} has {len(arr)} entries for {n} atoms")
+                raise StructureError(f"{where}{name} has {len(arr)} entries for {n} atoms")
             arr = arr.copy()
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
+        if self.b_factors is not None:
+            b = np.array(self.b_factors, dtype=np.float64).reshape(-1)
+            if len(b) != n:
+                raise ValueError(f"b_factors has {len(b)} entries for {n} atoms")
+            b.setflags(write=False)
+            object.__setattr__(self, "b_factors", b)
         if n == 0:
-            where = f"{self.source}: " if self.source else ""
             raise StructureError(f"{where}no heavy atoms in the structure")
 
     # ------------------------------------------------------------------ basics
@@ -186,6 +209,7 @@ class Structure:
             insertion_codes=self.insertion_codes[mask],
             source=self.source,
             model=self.model,
+            b_factors=None if self.b_factors is None else self.b_factors[mask],
         )
 
     def select_chains(self, chains: list[str] | tuple[str, ...]) -> Structure:

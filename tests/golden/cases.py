@@ -125,37 +125,51 @@ def split_library(folder: Path) -> Path:
     return folder
 
 
-#: Columns of a table that change from run to run by nature (timings), dropped before hashing.
+#: Columns of a table that change from run to run by nature (timings), never pinned.
 VOLATILE_COLUMNS = ("fit_s", "cpu_s")
 
 
-def table_bytes(path: Path) -> bytes:
-    """A table's bytes with timing columns dropped and paths cut to their file name."""
+def read_table(path: Path) -> tuple[list[str], list[list[str]]]:
     import csv
-    import io
 
     with path.open(newline="") as fh:
         rows = list(csv.reader(fh))
-    head = rows[0]
-    keep = [i for i, c in enumerate(head) if c not in VOLATILE_COLUMNS]
-    path_col = head.index("path") if "path" in head else -1
+    return rows[0], rows[1:]
+
+
+def pinned_columns(path: Path) -> list[str]:
+    """The columns of a table that the pin covers: all but the volatile ones."""
+    return [c for c in read_table(path)[0] if c not in VOLATILE_COLUMNS]
+
+
+def table_digest(path: Path, columns: list[str]) -> str:
+    """sha256 of the table restricted to ``columns`` (in that order; paths cut to file names).
+
+    Columns added later do not change the digest; a changed value, row or row order does.
+    """
+    import csv
+    import io
+
+    head, rows = read_table(path)
+    missing = [c for c in columns if c not in head]
+    if missing:
+        raise AssertionError(f"{path}: pinned columns missing: {missing}")
+    idx = [head.index(c) for c in columns]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    for k, r in enumerate(rows):
-        if k and path_col >= 0 and path_col < len(r):
-            r = [*r[:path_col], Path(r[path_col]).name if r[path_col] else "", *r[path_col + 1 :]]
-        w.writerow([r[i] for i in keep if i < len(r)])
-    return buf.getvalue().encode()
+    w.writerow(columns)
+    for r in rows:
+        out = [r[i] for i in idx]
+        if "path" in columns:
+            k = columns.index("path")
+            out[k] = Path(out[k]).name if out[k] else ""
+        w.writerow(out)
+    return hashlib.sha256(buf.getvalue().encode()).hexdigest()
 
 
-def sha256(path: Path) -> str:
-    if path.name == "candidates.csv" and "screen" in path.parent.name:
-        return hashlib.sha256(table_bytes(path)).hexdigest()
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def run_case(name: str, out: Path) -> dict[str, str]:
-    """Run one case into ``out/name`` (threads 2) and return {table: sha256}."""
+def run_case(name: str, out: Path, pins: dict | None = None) -> dict[str, dict]:
+    """Run one case into ``out/name`` (threads 2); returns {table: {"columns", "sha256"}} over
+    the columns of ``pins`` (default: the table's own non-volatile columns)."""
     from difffit.cli import main
 
     args, tables = CASES[name]
@@ -168,7 +182,11 @@ def run_case(name: str, out: Path) -> dict[str, str]:
     rc = main(argv)
     if rc != 0:
         raise RuntimeError(f"{name}: difffit exited {rc}")
-    return {t: sha256(folder / t) for t in tables}
+    got = {}
+    for t in tables:
+        cols = pins[t]["columns"] if pins else pinned_columns(folder / t)
+        got[t] = {"columns": cols, "sha256": table_digest(folder / t, cols)}
+    return got
 
 
 def main(argv: list[str]) -> int:

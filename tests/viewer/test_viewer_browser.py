@@ -316,7 +316,7 @@ def test_accept_zero_and_undo(hb, artifacts):
     rank = hb.state()["selected"]
     hb.page.click("#btn-zero")
     hb.page.wait_for_function("() => difffitViewer.state().molstar.map.version === 1")
-    work = ws.root / "working" / "map_001.mrc"
+    work = ws.root / "round_001" / "working_map.mrc"  # the zeroing completes round 1
     assert work.exists()
     zeroed = difffit.read_map(work)
     n0, n1 = int((original.data > level).sum()), int((zeroed.data > level).sum())
@@ -346,21 +346,22 @@ def test_fit_again_into_the_working_map(hb, artifacts):
         "() => difffitViewer.state().job && difffitViewer.state().job.state !== 'queued'"
     )
     hb.page.wait_for_function(
-        "() => { const s = difffitViewer.state(); return s.job && (s.job.state === 'failed' || (s.job.state === 'done' && s.round === 1 && s.idle)); }",
+        "() => { const s = difffitViewer.state(); return s.job && (s.job.state === 'failed' || (s.job.state === 'done' && s.round === 2 && s.idle)); }",
         timeout=600_000,
     )
     s = hb.idle()
     assert s["job"]["state"] == "done", s["job"]["message"]
-    assert s["rounds"] == [0, 1] and s["round"] == 1
-    man = read_manifest(ws.root / "rounds" / "01")
-    assert man["map"]["path"] == str(ws.root / "working" / "map_001.mrc")
+    # round 1 was the zeroing (no fit of its own): the fit is round 2, into round 1's map
+    assert s["rounds"] == [0, 2] and s["round"] == 2
+    man = read_manifest(ws.root / "round_002" / "fit")
+    assert man["map"]["path"] == str(ws.root / "round_001" / "working_map.mrc")
     assert man["options"]["search"]["n_rotations"] == 8 and man["seed"] == 2
     assert s["rows"] == man["n_clusters"] > 0
     hb.page.wait_for_function(
-        "() => difffitViewer.state().molstar.points && difffitViewer.state().molstar.points.round === 1"
+        "() => difffitViewer.state().molstar.points && difffitViewer.state().molstar.points.round === 2"
     )
     assert hb.state()["molstar"]["points"]["atoms"] == 8 * 3
-    check_model_loaded(hb, s["selected"], round_id=1)
+    check_model_loaded(hb, s["selected"], round_id=2)
     hb.shot(artifacts / "haemoglobin_round1.png")
 
 

@@ -250,8 +250,8 @@ def test_actions_save_zero_undo(served):
     assert (root / saved["relative"]).exists()
     status, z = c.post("/api/zero", {"round": 0, "rank": 1})
     assert status == 200, z
-    work = root / "working" / "map_001.mrc"
-    assert z["map"] == "working/map_001.mrc" and work.exists()
+    work = root / "round_001" / "working_map.mrc"
+    assert z["map"] == "round_001/working_map.mrc" and work.exists()
     zeroed = difffit.read_map(work)
     n0, n1 = int((original.data > level).sum()), int((zeroed.data > level).sum())
     assert n1 < n0 and (z["n_above_before"], z["n_above_after"]) == (n0, n1)
@@ -259,7 +259,7 @@ def test_actions_save_zero_undo(served):
     s = c.get_json("/api/session")
     assert s["map"]["version"] == 1 and s["map"]["n_above_level"] == n1 and len(s["history"]) == 1
     # a restarted viewer carries on from the zeroed map
-    assert Workspace(root).working_map_path() == "working/map_001.mrc"
+    assert Workspace(root).working_map_path() == "round_001/working_map.mrc"
     status, u = c.post("/api/undo", {})
     assert status == 200 and u["undone"]["rank"] == 1
     assert not work.exists()
@@ -298,7 +298,7 @@ def test_fit_again_makes_a_new_round(served):
     ws.wait_jobs()
     s = c.get_json("/api/session")
     assert [r["id"] for r in s["rounds"]] == [0, 1]
-    man = read_manifest(ws.root / "rounds" / "01")
+    man = read_manifest(ws.root / "round_001" / "fit")
     assert man["map"]["path"] == read_manifest(ws.root)["map"]["path"]
     assert man["options"]["search"]["n_rotations"] == 6 and man["seed"] == 4
     assert man["options"]["prep"]["level"] == pytest.approx(ws.level)
@@ -311,11 +311,12 @@ def test_fit_again_makes_a_new_round(served):
     # is left fails with the reason on the page (and leaves no empty round behind)
     assert c.post("/api/zero", {"round": 0, "rank": 1})[0] == 200
     status, job = c.post("/api/fit", {"structures": ["toy"], "n_rotations": 6, "n_positions": 2})
+    # (the zeroing completed round 1, the fit's round: the next fit is round 2)
     assert status == 202 and job["round"] == 2
     j = _wait_job(c, job["id"])
     assert j["state"] == "failed" and "level" in j["message"]
     ws.wait_jobs()
-    assert not (ws.root / "rounds" / "02").exists()
+    assert not (ws.root / "round_002").exists()
     assert [r["id"] for r in c.get_json("/api/session")["rounds"]] == [0, 1]
 
 

@@ -28,9 +28,11 @@ def _subcommands():
         "simulate_cmd",
         "zero_cmd",
         "split_cmd",
+        "domains_cmd",
         "composite_cmd",
         "screen_cmd",
         "view_cmd",
+        "fetch_cmd",
         "symmetry_cmd",
     ):
         try:

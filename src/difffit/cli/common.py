@@ -1,39 +1,37 @@
-"""Argument groups and helpers shared by subcommands."""
+"""Argument groups and helpers shared by subcommands.
+
+The flags of config options are not written here: :func:`add_config_options` and
+:func:`add_fit_options` generate them from the declarations in the config dataclasses
+(:mod:`difffit.config`), and :func:`config_from_args` builds the config back from the parsed
+arguments, naming the flag in the message of a bad value. The few options that are not config
+fields (``--out``, ``--chains``, ``--seed``, ``--device``, ``--threads``, ``-q`` ...) are
+declared once below.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import MISSING
 from pathlib import Path
+from typing import Any, TypeVar
 
-from difffit.config import (
-    SORT_METRICS,
-    ClusterConfig,
-    FitConfig,
-    PrepConfig,
-    QualityConfig,
-    RefineConfig,
-    SearchConfig,
-)
+from difffit import validate
+from difffit.config import FitConfig, Option, option_fields, section_fields
 from difffit.errors import ConfigError
-from difffit.search import Progress
-from difffit.structure import SELECTIONS
+from difffit.progress import Progress
 
-_DEF_P = PrepConfig()
-_DEF_S = SearchConfig()
-_DEF_C = ClusterConfig()
-_DEF_R = RefineConfig()
-_DEF_Q = QualityConfig()
+C = TypeVar("C")
+
+Target = argparse.ArgumentParser | argparse._ArgumentGroup
 
 
 def positive_float(text: str) -> float:
+    """argparse type of a number > 0 (for options that are not config fields)."""
     try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return v
+        return validate.positive("value", float(text), allow_inf=True)
+    except ValueError:  # float() or validate (ConfigError is a ValueError)
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}") from None
 
 
 def float_list(text: str) -> tuple[float, ...]:
@@ -45,206 +43,130 @@ def float_list(text: str) -> tuple[float, ...]:
         ) from None
 
 
+# ------------------------------------------------------------------- options from the configs
+def _add_option(target: Target, default: Any, opt: Option) -> None:
+    assert opt.flag is not None
+    rule = opt.rule
+    kw: dict[str, Any] = {"help": opt.help}
+    if isinstance(rule, validate.Boolean):
+        if not opt.negate or default is not True:
+            raise TypeError(f"{opt.flag}: a Boolean option is offered as --no-... (negate=True)")
+        kw["action"] = "store_true"
+    else:
+        kw["default"] = default
+        if opt.metavar:
+            kw["metavar"] = opt.metavar
+        if isinstance(rule, validate.Choice):
+            kw["choices"] = rule.choices
+        elif isinstance(rule, validate.Integer):
+            kw["type"] = int
+        elif isinstance(rule, validate.Number):
+            kw["type"] = float
+        elif isinstance(rule, validate.Numbers):
+            kw["type"] = float_list
+        else:
+            raise TypeError(f"{opt.flag}: no command-line form for {rule!r}")
+    target.add_argument(opt.flag, **kw)
+
+
+def add_config_options(target: Target, cls: type) -> None:
+    """Add the flags of the options of ``cls`` itself (not of its sections), in field order."""
+    for f, opt in option_fields(cls):
+        if opt.flag is not None:
+            _add_option(target, f.default if f.default is not MISSING else None, opt)
+
+
+def add_section_options(parser: argparse.ArgumentParser, cls: type) -> None:
+    """Add the flags of the sections of ``cls``, one argument group per section group title."""
+    groups: dict[str | None, Target] = {}
+    for _, sec, title in section_fields(cls):
+        if title not in groups:
+            groups[title] = parser.add_argument_group(title) if title else parser
+        add_config_options(groups[title], sec)
+        add_section_options(parser, sec)
+
+
+def config_from_args(cls: type[C], args: argparse.Namespace) -> C:
+    """The config ``cls`` from parsed arguments (options without a flag keep their default).
+
+    Raises
+    ------
+    ConfigError
+        A bad value, named by its flag (``--refine-steps must be an integer >= 1, got 0``).
+    """
+    kw: dict[str, Any] = {f.name: config_from_args(sec, args) for f, sec, _ in section_fields(cls)}
+    flags = {}
+    for f, opt in option_fields(cls):
+        if opt.flag is not None and opt.dest is not None:
+            value = getattr(args, opt.dest)
+            kw[f.name] = (not value) if opt.negate else value
+            flags[f.name] = opt.flag
+    try:
+        return cls(**kw)
+    except ConfigError as exc:
+        if exc.option in flags:
+            raise exc.renamed(flags[exc.option]) from None
+        raise
+
+
 def add_fit_options(p: argparse.ArgumentParser) -> None:
     """The options of the search, shared by fit, composite and screen."""
-    g = p.add_argument_group("map preparation")
-    g.add_argument("--level", type=float, help="contour level (default: automatic, Otsu threshold)")
-    g.add_argument(
-        "--min-island",
-        type=int,
-        default=_DEF_P.min_island_voxels,
-        metavar="VOXELS",
-        help="remove density islands smaller than this (default %(default)s)",
-    )
-    g.add_argument(
-        "--smooth",
-        type=int,
-        default=_DEF_P.n_smooth,
-        metavar="N",
-        help="number of Gaussian-smoothed copies (default %(default)s)",
-    )
-    g.add_argument(
-        "--smooth-sigma",
-        type=positive_float,
-        default=_DEF_P.smooth_sigma_voxels,
-        metavar="VOXELS",
-        help="sigma of each smoothing pass (default %(default)s)",
-    )
-    g.add_argument(
-        "--smooth-kernel",
-        type=int,
-        default=_DEF_P.smooth_kernel_size,
-        metavar="VOXELS",
-        help="odd kernel width of each smoothing pass (default %(default)s)",
-    )
-    g.add_argument(
-        "--smooth-weights",
-        type=float_list,
-        metavar="W0,W1,...",
-        help="weights of the sharp copy and each smoothed copy (default all 1)",
-    )
-    g.add_argument(
-        "--negative",
-        type=float,
-        default=_DEF_P.negative_value,
-        metavar="V",
-        help="value outside the density footprint (default %(default)s)",
-    )
-    g = p.add_argument_group("search")
-    g.add_argument(
-        "--rotations",
-        type=int,
-        default=_DEF_S.n_rotations,
-        metavar="N",
-        help="rotations spread over SO(3) (default %(default)s)",
-    )
-    g.add_argument(
-        "--positions",
-        type=int,
-        default=_DEF_S.n_positions,
-        metavar="N",
-        help="start positions spread over the footprint (default %(default)s)",
-    )
-    g.add_argument(
-        "--oversample",
-        type=int,
-        default=_DEF_S.oversample,
-        metavar="N",
-        help="candidate starts screened per placement (default %(default)s; 1 = plain search)",
-    )
-    g.add_argument(
-        "--screen-steps",
-        type=int,
-        default=_DEF_S.screen_steps,
-        metavar="N",
-        help="steps of the screening of candidate starts (default %(default)s)",
-    )
-    g.add_argument(
-        "--steps",
-        type=int,
-        default=_DEF_S.n_steps,
-        metavar="N",
-        help="optimisation steps per placement (default %(default)s)",
-    )
-    g.add_argument(
-        "--lr-shift",
-        type=positive_float,
-        default=_DEF_S.lr_shift,
-        metavar="Å",
-        help="learning rate of shifts, Å (default %(default)s)",
-    )
-    g.add_argument(
-        "--lr-rotation",
-        type=positive_float,
-        default=_DEF_S.lr_rotation,
-        metavar="LR",
-        help="learning rate of quaternions (default %(default)s)",
-    )
-    g.add_argument(
-        "--coarse-fraction",
-        type=float,
-        default=_DEF_S.coarse_fraction,
-        metavar="F",
-        help="fraction of steps with CA atoms only (default %(default)s)",
-    )
-    g.add_argument(
-        "--keep-fraction",
-        type=float,
-        default=_DEF_S.keep_fraction,
-        metavar="F",
-        help="fraction of placements refined with all atoms (default %(default)s)",
-    )
-    g.add_argument(
-        "--selection",
-        choices=SELECTIONS,
-        default=_DEF_S.selection,
-        help="atoms of the fine phase (default %(default)s)",
-    )
-    g = p.add_argument_group("scores, clustering, refinement")
-    g.add_argument(
-        "--resolution",
-        type=positive_float,
-        metavar="Å",
-        help="map resolution for the simulated map (default: 2 x voxel size)",
-    )
-    g.add_argument(
-        "--shift-tolerance",
-        type=positive_float,
-        default=_DEF_C.shift_tolerance,
-        metavar="Å",
-        help="cluster shift tolerance (default %(default)s)",
-    )
-    g.add_argument(
-        "--angle-tolerance",
-        type=positive_float,
-        default=_DEF_C.angle_tolerance_deg,
-        metavar="DEG",
-        help="cluster angle tolerance (default %(default)s)",
-    )
-    g.add_argument(
-        "--sort-by",
-        choices=SORT_METRICS,
-        default=_DEF_C.sort_by,
-        help="metric that ranks fits and clusters (default %(default)s)",
-    )
-    g.add_argument(
-        "--refine",
-        type=int,
-        default=_DEF_R.n_clusters,
-        metavar="N",
-        help="refine the best N clusters per structure (default %(default)s; 0 = off)",
-    )
-    g.add_argument(
-        "--refine-steps",
-        type=int,
-        default=_DEF_R.n_steps,
-        metavar="N",
-        help="refinement steps (default %(default)s)",
-    )
+    add_section_options(p, FitConfig)
+    add_run_options(p)
+
+
+def fit_config_from_args(args: argparse.Namespace) -> FitConfig:
+    return config_from_args(FitConfig, args)
+
+
+# ------------------------------------------------------------- options that are not config fields
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """``--seed``, ``--device``, ``--threads``, ``-q`` of the commands that fit."""
     g = p.add_argument_group("run")
-    g.add_argument("--seed", type=int, help="random seed (default: new; recorded in the manifest)")
+    add_seed(g, help="random seed (default: new; recorded in the manifest)")
     g.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default %(default)s)")
     g.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
     g.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
-def fit_config_from_args(args: argparse.Namespace) -> FitConfig:
-    if args.level is not None and args.level != args.level:  # NaN
-        raise ConfigError("--level must be a number")
-    return FitConfig(
-        prep=PrepConfig(
-            level=args.level,
-            min_island_voxels=args.min_island,
-            n_smooth=args.smooth,
-            smooth_sigma_voxels=args.smooth_sigma,
-            smooth_kernel_size=args.smooth_kernel,
-            smooth_weights=args.smooth_weights,
-            negative_value=args.negative,
-        ),
-        search=SearchConfig(
-            n_rotations=args.rotations,
-            n_positions=args.positions,
-            oversample=args.oversample,
-            screen_steps=args.screen_steps,
-            n_steps=args.steps,
-            lr_shift=args.lr_shift,
-            lr_rotation=args.lr_rotation,
-            coarse_fraction=args.coarse_fraction,
-            keep_fraction=args.keep_fraction,
-            selection=args.selection,
-        ),
-        quality=QualityConfig(resolution=args.resolution),
-        cluster=ClusterConfig(
-            shift_tolerance=args.shift_tolerance,
-            angle_tolerance_deg=args.angle_tolerance,
-            sort_by=args.sort_by,
-        ),
-        refine=RefineConfig(n_clusters=args.refine, n_steps=args.refine_steps),
+def add_seed(target: Target, *, help: str, default: int | None = None) -> None:
+    target.add_argument("--seed", type=int, default=default, help=help)
+
+
+def add_out(target: Target, *, help: str) -> None:
+    target.add_argument("-o", "--out", type=Path, required=True, help=help)
+
+
+def add_overwrite(target: Target, *, help: str) -> None:
+    target.add_argument("--overwrite", action="store_true", help=help)
+
+
+def add_chains(target: Target, *, help: str) -> None:
+    target.add_argument("--chains", help=help)
+
+
+def chains_from_args(args: argparse.Namespace) -> list[str] | None:
+    """The chain IDs of ``--chains A,B`` (None = every chain)."""
+    return [c.strip() for c in args.chains.split(",") if c.strip()] if args.chains else None
+
+
+def add_models(target: Target, *, help: str) -> None:
+    """``--models N`` (>= 0, checked by :func:`models_from_args`)."""
+    target.add_argument("--models", type=int, default=5, metavar="N", help=help)
+
+
+def models_from_args(args: argparse.Namespace) -> int:
+    return validate.integer("--models", args.models, minimum=0)
+
+
+def add_top(target: Target) -> None:
+    target.add_argument(
+        "--top", type=int, default=10, metavar="N", help="rows of the printed table"
     )
 
 
 class ProgressBar:
-    """Turns :class:`~difffit.search.Progress` events into a tqdm bar on stderr."""
+    """Turns :class:`~difffit.progress.Progress` events into a tqdm bar on stderr."""
 
     def __init__(self, *, disable: bool = False) -> None:
         self.disable = disable

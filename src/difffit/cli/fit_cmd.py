@@ -8,7 +8,20 @@ import shlex
 import sys
 from pathlib import Path
 
-from difffit.cli.common import ProgressBar, add_fit_options, check_out_dir, fit_config_from_args
+from difffit.cli.common import (
+    ProgressBar,
+    add_chains,
+    add_fit_options,
+    add_models,
+    add_out,
+    add_overwrite,
+    add_top,
+    chains_from_args,
+    check_out_dir,
+    fit_config_from_args,
+    models_from_args,
+)
+from difffit.cli.inputs import add_fetch_options, resolve_map, resolve_structures
 from difffit.errors import ConfigError
 
 log = logging.getLogger("difffit")
@@ -21,27 +34,22 @@ def add_parser(sub) -> argparse.ArgumentParser:
         description="Fit one or more structures into a density map and write ranked, clustered, "
         "refined placements to --out.",
     )
-    p.add_argument("map", type=Path, help="density map (.mrc, .map, .ccp4; .gz allowed)")
+    p.add_argument("map", help="density map (.mrc, .map, .ccp4; .gz allowed) or emdb:ID")
     p.add_argument(
         "structures",
-        type=Path,
         nargs="+",
         metavar="STRUCTURE",
-        help="structure files (.pdb, .cif; .gz allowed)",
+        help="structure files (.pdb, .cif; .gz allowed) or pdb:ID / afdb:UNIPROT, each "
+        "optionally with :CHAINS (5me2.pdb:A,C)",
     )
-    p.add_argument("-o", "--out", type=Path, required=True, help="results folder")
-    p.add_argument("--chains", help="comma-separated chain IDs to keep from every structure")
-    p.add_argument(
-        "--models",
-        type=int,
-        default=5,
-        metavar="N",
-        help="write the top N fitted models (default %(default)s)",
-    )
+    add_out(p, help="results folder")
+    add_chains(p, help="comma-separated chain IDs to keep from every structure")
+    add_models(p, help="write the top N fitted models (default %(default)s)")
     p.add_argument("--pdb", action="store_true", help="also write fitted models as PDB")
-    p.add_argument("--top", type=int, default=10, metavar="N", help="rows of the printed table")
-    p.add_argument("--overwrite", action="store_true", help="replace results in --out")
+    add_top(p)
+    add_overwrite(p, help="replace results in --out")
     add_fit_options(p)
+    add_fetch_options(p)
     p.set_defaults(run=run)
     return p
 
@@ -51,13 +59,14 @@ def run(args: argparse.Namespace) -> int:
     from difffit.io.results import save_results
     from difffit.search import fit
 
+    check_out_dir(Path(args.out), args.overwrite)
+    map_path = resolve_map(args)
+    inputs = resolve_structures(args, args.structures)
     config = fit_config_from_args(args)
-    if args.models < 0:
-        raise ConfigError("--models must be >= 0")
-    check_out_dir(args.out, args.overwrite)
-    density = read_map(args.map)
-    chains = [c.strip() for c in args.chains.split(",") if c.strip()] if args.chains else None
-    structures = [read_structure(p, chains=chains) for p in args.structures]
+    n_models = models_from_args(args)
+    density = read_map(map_path)
+    chains = chains_from_args(args)
+    structures = [read_structure(p, chains=own or chains) for p, own in inputs]
     names = [s.name for s in structures]
     if len(set(names)) != len(names):
         raise ConfigError(
@@ -79,8 +88,8 @@ def run(args: argparse.Namespace) -> int:
     log.info("resolution %.3g Å (%s); seed %d; %d placements in %.2f s",
              result.resolution, result.info["resolution_rule"], result.seed,
              result.info["n_placements"], result.info["timings_s"]["total"])  # fmt: skip
-    out = save_results(result, args.out, structures=structures, map_path=args.map,
-                       n_models=args.models, write_pdb=args.pdb,
+    out = save_results(result, args.out, structures=structures, map_path=map_path,
+                       n_models=n_models, write_pdb=args.pdb,
                        command="difffit " + shlex.join(sys.argv[1:]), overwrite=args.overwrite)  # fmt: skip
     print(result.summary_table(args.top))
     print(

@@ -7,18 +7,27 @@ import logging
 import math
 import shlex
 import sys
-from pathlib import Path
+from typing import Any
 
-from difffit.cli.common import add_fit_options, fit_config_from_args, positive_float
-from difffit.errors import ConfigError
+from difffit import validate
+from difffit.cli.common import (
+    add_config_options,
+    add_fit_options,
+    add_models,
+    add_out,
+    add_top,
+    config_from_args,
+    models_from_args,
+)
+from difffit.cli.inputs import add_fetch_options, resolve_map, resolve_structures
+from difffit.progress import Progress
 from difffit.screen.confidence import MIN_LIBRARY
-from difffit.search import Progress
 
 log = logging.getLogger("difffit")
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    from difffit.screen.prefilter import DEFAULT_MAX_VOLUME_RATIO
+    from difffit.screen import ScreenConfig
 
     p = sub.add_parser(
         "screen",
@@ -28,21 +37,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "(robust z-score, p-value, Benjamini-Hochberg q-value). Results go into an SQLite "
         "database in --out as each candidate finishes: running the same command again resumes.",
     )
-    p.add_argument("map", type=Path, help="the density (.mrc, .map, .ccp4; .gz allowed)")
+    p.add_argument("map", help="the density (.mrc, .map, .ccp4; .gz allowed) or emdb:ID")
     p.add_argument(
         "library",
         nargs="+",
         metavar="LIBRARY",
-        help="structure files, folders (searched recursively) or quoted glob patterns "
-        "(.pdb, .cif; .gz allowed)",
+        help="structure files, folders (searched recursively), quoted glob patterns "
+        "(.pdb, .cif; .gz allowed), or accessions: pdb:ID, afdb:UNIPROT, uniprot:ID,ID,...",
     )
-    p.add_argument(
-        "-o",
-        "--out",
-        type=Path,
-        required=True,
-        help="output folder (created; an earlier screen there is resumed)",
-    )
+    add_out(p, help="output folder (created; an earlier screen there is resumed)")
     g = p.add_argument_group("screen")
     g.add_argument(
         "--workers",
@@ -58,37 +61,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
         help="fit on a Dask distributed cluster (e.g. tcp://host:8786); needs "
         "'difffit[dask]' here and on the workers",
     )
-    g.add_argument(
-        "--no-prefilter",
-        action="store_true",
-        help="fit every candidate, however much larger than the density",
-    )
-    g.add_argument(
-        "--max-volume-ratio",
-        type=positive_float,
-        default=DEFAULT_MAX_VOLUME_RATIO,
-        metavar="R",
-        help="pre-filter: leave out candidates with a volume above R x the "
-        "density's volume at the contour level (default %(default)s)",
-    )
-    g.add_argument(
-        "--alpha",
-        type=float,
-        default=0.01,
-        metavar="Q",
-        help="false-discovery rate at which a candidate is called significant "
-        "(default %(default)s)",
-    )
-    g.add_argument(
-        "--models",
-        type=int,
-        default=5,
-        metavar="N",
-        help="write the fitted models of the best N candidates (default %(default)s)",
-    )
+    add_config_options(g, ScreenConfig)
+    add_models(g, help="write the fitted models of the best N candidates (default %(default)s)")
     g.add_argument("--no-plot", action="store_true", help="do not write scores.png")
-    g.add_argument("--top", type=int, default=10, metavar="N", help="rows of the printed table")
+    add_top(g)
     add_fit_options(p)
+    add_fetch_options(p)
     # a screen ranks by the correlation about the mean (see docs/screen.md)
     p.set_defaults(run=run, sort_by="cam")
     return p
@@ -99,7 +77,7 @@ class CandidateBar:
 
     def __init__(self, *, disable: bool = False) -> None:
         self.disable = disable
-        self._bar = None
+        self._bar: Any = None
 
     def __call__(self, ev: Progress) -> None:
         if self.disable or ev.stage != "candidates":
@@ -131,22 +109,14 @@ def run(args: argparse.Namespace) -> int:
     from difffit.io import read_map
     from difffit.screen import ScreenConfig, find_library, screen, write_screen_report
 
-    fit_config = fit_config_from_args(args)
-    if args.models < 0:
-        raise ConfigError("--models must be >= 0")
-    if not 0 < args.alpha < 1:
-        raise ConfigError(f"--alpha must be in (0, 1), got {args.alpha}")
-    if args.workers < 1:
-        raise ConfigError(f"--workers must be >= 1, got {args.workers}")
-    config = ScreenConfig(
-        fit=fit_config,
-        prefilter=not args.no_prefilter,
-        max_volume_ratio=args.max_volume_ratio,
-        alpha=args.alpha,
-    )
-    density = read_map(args.map)
-    library, n_dup = find_library(args.library)
-    log.info("map %s: %s", args.map, density)
+    config = config_from_args(ScreenConfig, args)
+    n_models = models_from_args(args)
+    validate.integer("--workers", args.workers, minimum=1)
+    map_path = resolve_map(args)
+    items = [str(p) for p, _ in resolve_structures(args, args.library, chains=False)]
+    density = read_map(map_path)
+    library, n_dup = find_library(items)
+    log.info("map %s: %s", map_path, density)
     log.info(
         "library: %d candidates%s",
         len(library),
@@ -171,8 +141,8 @@ def run(args: argparse.Namespace) -> int:
     files = write_screen_report(
         result,
         args.out,
-        map_path=args.map,
-        n_models=args.models,
+        map_path=map_path,
+        n_models=n_models,
         plot=not args.no_plot,
         command="difffit " + shlex.join(sys.argv[1:]),
     )

@@ -6,7 +6,16 @@ import argparse
 import logging
 from pathlib import Path
 
-from difffit.cli.common import positive_float
+from difffit import validate
+from difffit.cli.common import (
+    add_chains,
+    add_out,
+    add_overwrite,
+    add_seed,
+    chains_from_args,
+    positive_float,
+)
+from difffit.cli.inputs import add_fetch_options, resolve_structures
 from difffit.errors import ConfigError
 
 log = logging.getLogger("difffit")
@@ -21,7 +30,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "cut off at 3 sigma, normalised to a maximum of 1. On the grid of --like MAP, or on a "
         "new grid of --voxel-size enclosing the atoms.",
     )
-    p.add_argument("structure", type=Path, help="structure file (.pdb, .cif; .gz allowed)")
+    p.add_argument(
+        "structure", help="structure file (.pdb, .cif; .gz allowed) or pdb:ID / afdb:UNIPROT"
+    )
     p.add_argument(
         "--resolution", type=positive_float, required=True, metavar="Å", help="resolution"
     )
@@ -33,7 +44,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         metavar="Å",
         help="grid spacing of a new grid (default resolution / 3)",
     )
-    p.add_argument("--chains", help="comma-separated chain IDs to keep")
+    add_chains(p, help="comma-separated chain IDs to keep")
     p.add_argument(
         "--padding", type=float, metavar="Å", help="margin around the atoms on a new grid"
     )
@@ -44,9 +55,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
         metavar="SD",
         help="add Gaussian noise of this standard deviation (map units, max = 1)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the noise (default %(default)s)")
-    p.add_argument("-o", "--out", type=Path, required=True, help="output map (.mrc; .gz allowed)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    add_seed(p, default=0, help="seed of the noise (default %(default)s)")
+    add_out(p, help="output map (.mrc; .gz allowed)")
+    add_overwrite(p, help="replace an existing --out")
+    add_fetch_options(p)
     p.set_defaults(run=run)
     return p
 
@@ -59,14 +71,14 @@ def run(args: argparse.Namespace) -> int:
 
     if args.out.exists() and not args.overwrite:
         raise ConfigError(f"{args.out}: exists (choose another name, or --overwrite)")
-    if args.noise < 0:
-        raise ConfigError("--noise must be >= 0")
-    if args.padding is not None and args.padding < 0:
-        raise ConfigError("--padding must be >= 0")
+    validate.positive("--noise", args.noise, allow_zero=True)
+    if args.padding is not None:
+        validate.positive("--padding", args.padding, allow_zero=True)
     if args.like is not None and args.padding is not None:
         raise ConfigError("--padding applies to a new grid, not to --like")
-    chains = [c.strip() for c in args.chains.split(",") if c.strip()] if args.chains else None
-    st = read_structure(args.structure, chains=chains)
+    chains = chains_from_args(args)
+    ((path, own),) = resolve_structures(args, [args.structure], chains=False)
+    st = read_structure(path, chains=chains)
     weights = st.atomic_numbers.astype(np.float64)
     if args.like is not None:
         like = read_map(args.like)

@@ -7,6 +7,7 @@ import csv
 import logging
 from pathlib import Path
 
+from difffit.cli.common import add_out
 from difffit.errors import ConfigError
 
 log = logging.getLogger("difffit")
@@ -20,7 +21,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "of the same subunit (same sequence), so that a homo-oligomer is searched once.",
     )
     p.add_argument("structure", type=Path, help="structure file (.pdb, .cif; .gz allowed)")
-    p.add_argument("-o", "--out", type=Path, required=True, help="output folder")
+    add_out(p, help="output folder")
     p.add_argument(
         "--unique",
         action="store_true",

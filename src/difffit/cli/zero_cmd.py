@@ -7,17 +7,21 @@ Zero the density that accepted fits explain; the input map is never overwritten,
 from __future__ import annotations
 
 import argparse
+import inspect
 import logging
 from pathlib import Path
 
-from difffit.cli.common import positive_float
-from difffit.density.zero import DEFAULT_RULE, RULES
+from difffit.cli.common import add_out, add_overwrite, positive_float
+from difffit.cli.inputs import add_fetch_options, resolve_map
+from difffit.density.zero import DEFAULT_RULE, RULES, zero_density
 from difffit.errors import ConfigError
 
 log = logging.getLogger("difffit")
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
+    # the defaults are zero_density's own (declared there once)
+    defaults = {k: v.default for k, v in inspect.signature(zero_density).parameters.items()}
     p = sub.add_parser(
         "zero",
         help="zero the density explained by fitted structures (writes a new map)",
@@ -25,7 +29,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "neighbours (rule 'dominant' by default; see docs/composite.md). The input map is "
         "never overwritten.",
     )
-    p.add_argument("map", type=Path, help="density map")
+    p.add_argument("map", help="density map (.mrc, .map, .ccp4; .gz allowed) or emdb:ID")
     p.add_argument(
         "--fit",
         action="append",
@@ -41,9 +45,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         metavar="FITTED",
         help="a structure file already placed in the map (repeatable)",
     )
-    p.add_argument(
-        "-o", "--out", type=Path, required=True, help="the zeroed map (.mrc; .gz allowed)"
-    )
+    add_out(p, help="the zeroed map (.mrc; .gz allowed)")
     p.add_argument(
         "--removed",
         type=Path,
@@ -68,35 +70,39 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument(
         "--envelope",
         type=float,
-        default=0.05,
+        default=defaults["envelope"],
         metavar="F",
         help="envelope: simulated density >= F x its peak (default %(default)s)",
     )
     p.add_argument(
         "--core",
         type=float,
-        default=0.3,
+        default=defaults["core"],
         metavar="F",
         help="dominant: always zero where simulated >= F x peak (default %(default)s)",
     )
     p.add_argument(
         "--dominance",
         type=float,
-        default=0.5,
+        default=defaults["dominance"],
         metavar="F",
         help="dominant: zero a rim voxel where the prediction is >= F x the map (default %(default)s)",
     )
     p.add_argument(
         "--erode",
         type=int,
-        default=1,
+        default=defaults["erode_voxels"],
         metavar="VOXELS",
         help="shrunk: voxels to erode the envelope by (default %(default)s)",
     )
     p.add_argument(
-        "--fill", type=float, default=0.0, help="value of zeroed voxels (default %(default)s)"
+        "--fill",
+        type=float,
+        default=defaults["fill"],
+        help="value of zeroed voxels (default %(default)s)",
     )
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --out / --removed")
+    add_overwrite(p, help="replace an existing --out / --removed")
+    add_fetch_options(p)
     p.set_defaults(run=run)
     return p
 
@@ -118,32 +124,32 @@ def parse_fit_ref(text: str) -> tuple[Path, int]:
 def load_fit(text: str):
     """The structure and transform of cluster RANK of a results folder, and its resolution."""
     from difffit.io import read_structure
-    from difffit.results import read_clusters_csv, read_manifest
+    from difffit.io.results import load_results
 
     folder, rank = parse_fit_ref(text)
-    man = read_manifest(folder)
-    rows = [r for r in read_clusters_csv(folder / "clusters.csv") if int(r["rank"]) == rank]
-    if not rows:
+    result = load_results(folder)
+    hit = next((c for c in result.clusters if c.rank == rank), None)
+    if hit is None:
         raise ConfigError(f"--fit {text}: no rank {rank} in {folder / 'clusters.csv'}")
-    row = rows[0]
-    info = next((s for s in man["structures"] if s["name"] == row["structure"]), None)
-    if info is None or not info.get("path"):
+    info = next((s for s in result.structures if s.name == hit.structure), None)
+    if info is None or not info.source:
         raise ConfigError(
-            f"--fit {text}: the manifest does not say where structure {row['structure']} was read from"
+            f"--fit {text}: the manifest does not say where structure {hit.structure} was read from"
         )
-    st = read_structure(info["path"], chains=info.get("chains") or None, name=row["structure"])
-    return st, row["transform"], float(man["resolution"])
+    st = read_structure(info.source, chains=list(info.chains) or None, name=hit.structure)
+    return st, hit.transform, result.resolution
 
 
 def run(args: argparse.Namespace) -> int:
-    from difffit.composite import zero_placements
+    from difffit.density.placed import zero_placements
+    from difffit.fitting.quality import default_resolution
     from difffit.geometry import RigidTransform
     from difffit.io import read_map, read_structure, write_map
-    from difffit.search import default_resolution
 
     if not args.fit and not args.structure:
         raise ConfigError("give the fits to zero: --fit RESULTS#RANK or --structure FITTED.cif")
-    src = args.map.resolve()
+    map_path = resolve_map(args)
+    src = map_path.resolve()
     for target in (args.out, args.removed):
         if target is not None and target.resolve() == src:
             raise ConfigError(
@@ -152,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
     for target in (args.out, args.removed):
         if target is not None and target.exists() and not args.overwrite:
             raise ConfigError(f"{target}: exists (choose another name, or --overwrite)")
-    density = read_map(args.map)
+    density = read_map(map_path)
     placed = []
     resolutions = []
     for ref in args.fit:

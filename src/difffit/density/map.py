@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from difffit.errors import ConfigError
+
 __all__ = ["DensityMap"]
 
 
@@ -31,6 +33,13 @@ class DensityMap:
         Grid spacing along x, y, z.
     origin_xyz : (3,) array, Å
         World position of the centre of voxel ``data[0, 0, 0]``.
+
+    Raises
+    ------
+    ConfigError
+        Data that is not a 3-D grid of at least 2 voxels per axis, voxel sizes that are not
+        positive and finite, an origin that is not finite. (:func:`difffit.read_map` reports
+        these as a :class:`~difffit.errors.MapFormatError` naming the file.)
     """
 
     data: np.ndarray
@@ -38,17 +47,26 @@ class DensityMap:
     origin_xyz: np.ndarray = field(default_factory=lambda: np.zeros(3))
 
     def __post_init__(self) -> None:
-        data = np.array(self.data, dtype=np.float32, order="C", copy=True)
+        try:
+            data = np.array(self.data, dtype=np.float32, order="C", copy=True)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"density data must be a 3-D array of numbers ({exc})") from None
         if data.ndim != 3:
-            raise ValueError(f"density data must be 3-D [z, y, x], got shape {data.shape}")
+            raise ConfigError(f"density data must be 3-D [z, y, x], got shape {data.shape}")
         if min(data.shape) < 2:
-            raise ValueError(f"density grid must be at least 2 voxels per axis, got {data.shape}")
-        vs = np.array(np.broadcast_to(self.voxel_size_xyz, (3,)), dtype=np.float64)
+            raise ConfigError(f"density grid must be at least 2 voxels per axis, got {data.shape}")
+        try:
+            vs = np.array(np.broadcast_to(self.voxel_size_xyz, (3,)), dtype=np.float64)
+            org = np.array(self.origin_xyz, dtype=np.float64).reshape(3)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                "voxel_size_xyz must be one number or 3 (x, y, z) and origin_xyz 3 numbers, "
+                f"got {self.voxel_size_xyz!r} and {self.origin_xyz!r}"
+            ) from None
         if not np.all(np.isfinite(vs)) or np.any(vs <= 0):
-            raise ValueError(f"voxel sizes must be positive and finite, got {vs.tolist()}")
-        org = np.array(self.origin_xyz, dtype=np.float64).reshape(3)
+            raise ConfigError(f"voxel sizes must be positive and finite, got {vs.tolist()}")
         if not np.all(np.isfinite(org)):
-            raise ValueError(f"origin must be finite, got {org.tolist()}")
+            raise ConfigError(f"origin must be finite, got {org.tolist()}")
         for a in (data, vs, org):
             a.setflags(write=False)
         object.__setattr__(self, "data", data)
@@ -99,7 +117,7 @@ class DensityMap:
     def with_data(self, data: np.ndarray) -> DensityMap:
         """A new map on the same grid with other values."""
         if tuple(np.shape(data)) != self.shape_zyx:
-            raise ValueError(f"data shape {np.shape(data)} != map shape {self.shape_zyx}")
+            raise ConfigError(f"data shape {np.shape(data)} != map shape {self.shape_zyx}")
         return DensityMap(data, self.voxel_size_xyz, self.origin_xyz)
 
     def sample(self, xyz: np.ndarray, *, outside: float = 0.0) -> np.ndarray:

@@ -189,9 +189,10 @@ def prepare_map(density: DensityMap, config: PrepConfig | None = None) -> Prepar
     target /= w.sum()
     origin = density.grid_to_world(np.array([lo[2], lo[1], lo[0]], dtype=np.float64))
     if min(target.shape) < 2:
+        short: tuple[int, ...] = target.shape
         target = np.pad(
             target,
-            [(0, max(0, 2 - n)) for n in target.shape],
+            [(0, max(0, 2 - n)) for n in short],
             constant_values=config.negative_value,
         )
     return PreparedMap(

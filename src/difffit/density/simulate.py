@@ -101,5 +101,5 @@ def simulate_map(
     lo = np.floor((xyz.min(axis=0) - pad) / vs) * vs
     hi = xyz.max(axis=0) + pad
     shape_xyz = np.maximum(np.ceil((hi - lo) / vs).astype(int) + 1, 2)
-    grid = DensityMap(np.zeros(shape_xyz[::-1], dtype=np.float32), vs, lo)
+    grid = DensityMap(np.zeros(shape_xyz[::-1], dtype=np.float32), np.full(3, vs), lo)
     return simulate_on_grid(xyz, weights, resolution, grid)

@@ -39,10 +39,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
 
+from difffit import validate
 from difffit.density.map import DensityMap
 from difffit.errors import ConfigError
 
@@ -112,17 +114,6 @@ class ZeroResult:
             "density_removed": self.density_removed,
             **self.options,
         }
-
-
-def _number(name: str, value: float, lo: float, hi: float, *, lo_open: bool = False) -> float:
-    ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
-    if ok:
-        value = float(value)
-        ok = math.isfinite(value) and (value > lo if lo_open else value >= lo) and value <= hi
-    if not ok:
-        bracket = "(" if lo_open else "["
-        raise ConfigError(f"{name} must be a number in {bracket}{lo:g}, {hi:g}], got {value!r}")
-    return float(value)
 
 
 def peak_value(simulated: np.ndarray) -> float:
@@ -208,23 +199,23 @@ def zero_density(
             f"the simulated map is on another grid ({simulated!r}) than the map ({density!r}); "
             "simulate it with difffit.simulate_on_grid(xyz, weights, resolution, density)"
         )
-    envelope = _number("envelope", envelope, 0.0, 1.0, lo_open=True)
-    core = _number("core", core, envelope, math.inf)
-    dominance = _number("dominance", dominance, 0.0, math.inf, lo_open=True)
+    envelope = validate.in_range("envelope", envelope, 0.0, 1.0, low_open=True)
+    core = validate.in_range("core", core, envelope)
+    dominance = validate.positive("dominance", dominance)
     if (
         not isinstance(erode_voxels, (int, np.integer))
         or isinstance(erode_voxels, bool)
         or erode_voxels < 0
     ):
         raise ConfigError(f"erode_voxels must be an integer >= 0, got {erode_voxels!r}")
-    fill = _number("fill", fill, -math.inf, math.inf)
+    fill = validate.finite("fill", fill)
     if scale is not None:
-        scale = _number("scale", scale, 0.0, math.inf, lo_open=True)
+        scale = validate.positive("scale", scale)
 
     m = density.data
     s = simulated.data.astype(np.float32)
     ref = peak_value(s)
-    options = {"envelope": envelope, "fill": fill}
+    options: dict[str, Any] = {"envelope": envelope, "fill": fill}
     if ref <= 0:  # nothing placed on this grid
         env = np.zeros(m.shape, dtype=bool)
     else:

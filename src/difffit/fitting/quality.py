@@ -12,7 +12,8 @@ For a structure at pose ``(R, t)`` (acting on its centred heavy atoms):
   - ``correlation`` — ``Σ s m / (|s| |m|)`` (about zero);
   - ``cam`` — correlation about the mean (Pearson's r).
 
-Points beyond the box count as map value 0.
+Points beyond the box count as map value 0. The simulation's resolution, when none is given,
+is :func:`default_resolution` of the map.
 """
 
 from __future__ import annotations
@@ -25,9 +26,14 @@ from difffit.density.map import DensityMap
 from difffit.density.simulate import simulate_map
 from difffit.kernels import corr_stats
 
-__all__ = ["METRICS", "SimulatedProbe", "quality_metrics"]
+__all__ = ["METRICS", "SimulatedProbe", "default_resolution", "quality_metrics"]
 
 METRICS = ("density", "overlap", "correlation", "cam", "inside")
+
+
+def default_resolution(density: DensityMap) -> float:
+    """2 × the largest voxel size (Nyquist): the resolution (Å) assumed when none is given."""
+    return round(2.0 * float(density.voxel_size_xyz.max()), 3)
 
 
 @dataclass(frozen=True, eq=False)

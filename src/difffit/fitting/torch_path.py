@@ -112,7 +112,8 @@ def score_and_grad(
             volume.numpy(), xyz.detach().numpy(), rot.detach().numpy(), shift.detach().numpy(),
             origin_xyz.numpy(), inv_voxel_xyz.numpy(), outside,
         )  # fmt: skip
-        return tuple(torch.from_numpy(a) for a in out)
+        score, g_rot, g_shift = (torch.from_numpy(a) for a in out)
+        return score, g_rot, g_shift
     return score_and_grad_torch(volume, xyz, rot, shift, origin_xyz, inv_voxel_xyz, outside)
 
 

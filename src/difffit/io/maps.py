@@ -12,6 +12,16 @@ Header conventions honoured (MRC2014; each pinned by a test on a real file in ``
   are non-zero, ORIGIN wins and a warning says so.
 * ``.gz`` and ``.bz2`` files are decompressed transparently.
 
+What is checked before a map is trusted (each a :class:`~difffit.errors.MapFormatError` naming
+the file and the problem):
+
+* the path is a regular file (a FIFO or device would block or never end);
+* the header's MODE, NX x NY x NZ and extended-header size (NSYMBT) account for the file's
+  size exactly: a file larger or smaller than its header says (a MODE changed without converting
+  the data, a corrupt NSYMBT) is refused before any data are read;
+* voxel sizes lie in [:data:`MIN_VOXEL`, :data:`MAX_VOXEL`] Å and every origin component within
+  ±:data:`MAX_COORDINATE` Å (float32 keeps 0.1 Å steps there); every voxel is finite.
+
 Written maps are mode 2 (float32), axis order 1 2 3, NSTART = 0, ORIGIN = origin, and read back to
 the same :class:`~difffit.density.DensityMap`.
 """
@@ -21,6 +31,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+import zlib
 from pathlib import Path
 
 import mrcfile
@@ -29,12 +40,20 @@ import numpy as np
 from difffit.density.map import DensityMap
 from difffit.errors import MapFormatError
 from difffit.io.atomic import atomic_path
+from difffit.io.paths import check_regular_file, one_line
 
 __all__ = ["MAP_SUFFIXES", "read_map", "write_map"]
 
 log = logging.getLogger(__name__)
 
 MAP_SUFFIXES = (".mrc", ".map", ".ccp4", ".mrcs", ".rec")
+#: Smallest and largest voxel size accepted, Å (cryo-EM and X-ray maps: ~0.2 to ~20 Å).
+MIN_VOXEL = 0.01
+MAX_VOXEL = 100.0
+#: Largest |origin| accepted, Å: float32 still resolves 0.1 Å steps up to ~1e6 Å.
+MAX_COORDINATE = 1.0e6
+#: mrcfile warnings that mean the data block does not match the header.
+_SIZE_WARNINGS = ("larger than expected", "could only read", "smaller than expected")
 
 
 def _check_suffix(path: Path) -> None:
@@ -58,11 +77,9 @@ def read_map(path: str | os.PathLike[str]) -> DensityMap:
         If the file is missing, unreadable, or its header is inconsistent.
     """
     path = Path(path)
-    if not path.exists():
-        raise MapFormatError(f"{path}: no such file")
-    if path.is_dir():
-        raise MapFormatError(f"{path}: is a folder, not a map file")
+    check_regular_file(path, MapFormatError)
     _check_suffix(path)
+    _check_data_size(path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -83,10 +100,17 @@ def read_map(path: str | os.PathLike[str]) -> DensityMap:
                 )
         except MapFormatError:
             raise
-        except (OSError, ValueError, EOFError, TypeError) as exc:
-            raise MapFormatError(f"{path}: cannot read as an MRC/CCP4 map ({exc})") from None
+        except (zlib.error, EOFError) as exc:
+            raise MapFormatError(f"{path}: damaged compressed data ({one_line(exc)})") from None
+        except (OSError, ValueError, TypeError, MemoryError) as exc:
+            raise MapFormatError(
+                f"{path}: cannot read as an MRC/CCP4 map ({one_line(exc)})"
+            ) from None
     for w in caught:
-        log.debug("%s: %s", path, w.message)
+        msg = str(w.message)
+        if any(k in msg for k in _SIZE_WARNINGS):
+            raise MapFormatError(f"{path}: the data do not match the header ({msg})")
+        log.debug("%s: %s", path, msg)
 
     if raw.ndim == 2:
         raw = raw[None, :, :]
@@ -118,6 +142,17 @@ def read_map(path: str | os.PathLike[str]) -> DensityMap:
             f"MX/MY/MZ = {msize.tolist()})"
         )
     voxel = cella / msize
+    if not np.all(np.isfinite(voxel)) or np.any(voxel < MIN_VOXEL) or np.any(voxel > MAX_VOXEL):
+        raise MapFormatError(
+            f"{path}: voxel size {np.round(voxel, 6).tolist()} Å is outside [{MIN_VOXEL:g}, "
+            f"{MAX_VOXEL:g}] Å (CELLA = {cella.tolist()}, MX/MY/MZ = {msize.tolist()}): the "
+            "header is damaged; fix CELLA"
+        )
+    if not np.all(np.isfinite(origin_field)) or np.any(np.abs(origin_field) > MAX_COORDINATE):
+        raise MapFormatError(
+            f"{path}: ORIGIN {origin_field.tolist()} is beyond ±{MAX_COORDINATE:g} Å: the header "
+            "is damaged; fix ORIGIN"
+        )
     if np.any(origin_field != 0):
         origin = origin_field
         if np.any(nstart_xyz != 0):
@@ -129,10 +164,54 @@ def read_map(path: str | os.PathLike[str]) -> DensityMap:
             )
     else:
         origin = nstart_xyz * voxel
+    if np.any(np.abs(origin) + voxel * np.array(data_zyx.shape[::-1]) > MAX_COORDINATE):
+        raise MapFormatError(
+            f"{path}: the map reaches beyond ±{MAX_COORDINATE:g} Å (origin {origin.tolist()} Å, "
+            f"NSTART {nstart_xyz.astype(int).tolist()}): the header is damaged"
+        )
     try:
         return DensityMap(data_zyx, voxel, origin)
     except ValueError as exc:
         raise MapFormatError(f"{path}: {exc}") from None
+
+
+def _check_data_size(path: Path) -> None:
+    """The file size of an uncompressed map must be what its header says (checked before any
+    data are read, so that a damaged header cannot make us allocate gigabytes)."""
+    name = path.name.lower()
+    if name.endswith((".gz", ".bz2")):
+        return  # checked after decompression, from mrcfile's own size warnings
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with mrcfile.open(path, mode="r", permissive=True, header_only=True) as mrc:
+                h = mrc.header
+                if h is None:
+                    raise MapFormatError(f"{path}: not an MRC/CCP4 map (no readable header)")
+                mode = int(h.mode)
+                dims = [int(h.nx), int(h.ny), int(h.nz)]
+                nsymbt = int(h.nsymbt)
+    except MapFormatError:
+        raise
+    except (OSError, ValueError, EOFError, TypeError) as exc:
+        raise MapFormatError(f"{path}: cannot read as an MRC/CCP4 map ({one_line(exc)})") from None
+    if min(dims) <= 0:
+        raise MapFormatError(f"{path}: header says NX/NY/NZ = {dims}: no data")
+    try:
+        itemsize = np.dtype(mrcfile.utils.dtype_from_mode(mode)).itemsize
+    except ValueError:
+        raise MapFormatError(
+            f"{path}: not an MRC/CCP4 map (unknown MODE {mode}; need 0, 1, 2, 6 or 12)"
+        ) from None
+    n = dims[0] * dims[1] * dims[2]
+    expect = 1024 + max(nsymbt, 0) + n * itemsize
+    size = path.stat().st_size
+    if size != expect:
+        raise MapFormatError(
+            f"{path}: the file has {size} bytes but its header (MODE {mode}, {dims[0]} x "
+            f"{dims[1]} x {dims[2]} voxels, {nsymbt}-byte extended header) says {expect}: the "
+            "data were changed without updating the header, or the file is damaged or cut short"
+        )
 
 
 def write_map(

@@ -1,32 +1,58 @@
-"""Writing a :class:`~difffit.results.FitResult` to a results folder (format in
-:mod:`difffit.results`), and reading the parts other tools need back."""
+"""The results folder (format ``difffit-results``, see :mod:`difffit.results` and
+``docs/results-format.md``): :func:`save_results` writes it, :func:`load_results` reads it back
+(``load_results(save_results(r, d, ...)) == r``), :func:`results_files` says where its map and
+model files are. No other module parses these files.
+"""
 
 from __future__ import annotations
 
+import csv
 import json
+import math
 import os
 import re
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from difffit.config import FitConfig
 from difffit.errors import ResultsError
-from difffit.io.atomic import atomic_write_text
+from difffit.geometry import RigidTransform
+from difffit.io.atomic import atomic_path, atomic_write_text
 from difffit.io.structures import write_structure
 from difffit.results import (
     CLUSTER_COLUMNS,
+    CLUSTER_REQUIRED,
     FIT_COLUMNS,
     FORMAT_NAME,
     FORMAT_VERSION,
+    TRANSFORM_COLUMNS,
+    ClusterHit,
     FitResult,
-    write_csv,
+    StructureInfo,
 )
 from difffit.structure import Structure
 
-__all__ = ["model_file_name", "save_results"]
+__all__ = [
+    "ResultsFiles",
+    "load_results",
+    "model_file_name",
+    "read_clusters_csv",
+    "read_manifest",
+    "results_files",
+    "save_results",
+]
+
+MANIFEST = "manifest.json"
+#: Manifest keys that are not part of ``FitResult.info`` (written from other fields).
+_NOT_INFO = ("format", "format_version", "kind", "created", "command", "map", "structures",
+             "seed", "level", "resolution", "options", "models", "n_clusters", "n_fits", "files")  # fmt: skip
+#: fits.csv columns holding whole numbers.
+_INT_FIT_COLUMNS = ("fit_id", "rotation_index", "position_index", "cluster_rank")
 
 
 def _safe(name: str) -> str:
@@ -96,7 +122,11 @@ def save_results(
         p = write_structure(
             st, models_dir / model_file_name(c.rank, c.structure), transform=c.transform
         )
-        entry = {"rank": c.rank, "structure": c.structure, "cif": str(p.relative_to(folder))}
+        entry: dict[str, Any] = {
+            "rank": c.rank,
+            "structure": c.structure,
+            "cif": str(p.relative_to(folder)),
+        }
         if write_pdb:
             pp = write_structure(
                 st, models_dir / model_file_name(c.rank, c.structure, ".pdb"), transform=c.transform
@@ -147,5 +177,195 @@ def save_results(
             "chimerax": "open_in_chimerax.cxc",
         },
     }
-    write_json(folder / "manifest.json", manifest)
+    write_json(folder / MANIFEST, manifest)
     return folder
+
+
+# ---------------------------------------------------------------------------- reading back
+def load_results(folder: str | os.PathLike[str]) -> FitResult:
+    """The :class:`~difffit.results.FitResult` a results folder holds (mirrors :func:`save_results`).
+
+    Clusters (with their transforms), every fit, the structures, level, resolution, seed, the
+    options (a :class:`~difffit.config.FitConfig`) and the run's info (device, timings, map
+    facts, versions) come back as they were written; the map's path is in
+    :func:`results_files`. ``ClusterHit.extra`` (search diagnostics) is not written.
+
+    Raises
+    ------
+    ResultsError
+        Not a results folder, a newer format, or a table missing or without its columns.
+    """
+    folder = Path(folder)
+    man = read_manifest(folder)
+    structures = tuple(
+        StructureInfo(
+            name=str(s["name"]),
+            source=s.get("path"),
+            n_atoms=int(s["atoms"]),
+            n_residues=int(s["residues"]),
+            centre_xyz=tuple(float(v) for v in s["centre_xyz"]),  # type: ignore[arg-type]
+            chains=tuple(s.get("chains") or ()),
+        )
+        for s in man["structures"]
+    )
+    index = {s.name: i for i, s in enumerate(structures)}
+    clusters = tuple(
+        _cluster_hit(r, index, folder) for r in _rows(folder / "clusters.csv", CLUSTER_REQUIRED)
+    )
+    fit_rows = _rows(folder / "fits.csv", FIT_COLUMNS)
+    fits: dict[str, np.ndarray] = {}
+    for c in FIT_COLUMNS:
+        values = [r[c] for r in fit_rows]
+        if c == "structure":
+            fits[c] = np.array([str(v) for v in values], dtype=object)
+        elif c in _INT_FIT_COLUMNS:
+            fits[c] = np.array(values, dtype=np.int64)
+        else:
+            fits[c] = np.array(values, dtype=np.float64)
+    info = {k: v for k, v in man.items() if k not in _NOT_INFO}
+    info["map"] = {k: v for k, v in (man.get("map") or {}).items() if k != "path"}
+    return FitResult(
+        clusters=clusters,
+        fits=fits,
+        structures=structures,
+        level=float(man["level"]),
+        resolution=float(man["resolution"]),
+        seed=int(man["seed"]),
+        config=FitConfig.from_dict(man.get("options") or {}),
+        info=info,
+    )
+
+
+@dataclass(frozen=True)
+class ResultsFiles:
+    """Where a results folder's inputs and model files are (absolute paths, None when absent).
+
+    ``models`` maps a cluster rank to its fitted model (mmCIF) inside the folder.
+    """
+
+    folder: Path
+    map_path: Path | None
+    models: dict[int, Path]
+    command: str | None
+
+
+def results_files(folder: str | os.PathLike[str]) -> ResultsFiles:
+    """The map and model files a results folder names."""
+    folder = Path(folder).resolve()
+    man = read_manifest(folder)
+    map_path = (man.get("map") or {}).get("path")
+    models = {}
+    for m in man.get("models", []):
+        if m.get("cif"):
+            p = (folder / m["cif"]).resolve()
+            if p.is_relative_to(folder):
+                models[int(m["rank"])] = p
+    return ResultsFiles(folder, Path(map_path) if map_path else None, models, man.get("command"))
+
+
+def is_results_folder(folder: str | os.PathLike[str]) -> bool:
+    """Whether ``folder`` holds a complete results folder (its manifest is written last)."""
+    return (Path(folder) / MANIFEST).is_file()
+
+
+def _rows(path: Path, columns: Sequence[str]) -> list[dict[str, Any]]:
+    rows = read_clusters_csv(path)
+    if rows:
+        missing = [c for c in columns if c not in rows[0]]
+        if missing:
+            raise ResultsError(f"{path}: columns missing: {', '.join(missing)}")
+    return rows
+
+
+def _cluster_hit(r: dict[str, Any], index: dict[str, int], folder: Path) -> ClusterHit:
+    name = str(r["structure"])
+
+    def num(key: str) -> float:  # the verdict columns: NaN in files written before them
+        v = r.get(key, "")
+        return float(v) if v not in ("", None) else math.nan
+
+    return ClusterHit(
+        rank=int(r["rank"]), structure=name, structure_index=index.get(name, -1),
+        hits=int(r["hits"]), density=float(r["density"]), overlap=float(r["overlap"]),
+        correlation=float(r["correlation"]), cam=float(r["cam"]), inside=float(r["inside"]),
+        transform=r["transform"], refined=bool(r["refined"]), fit_id=int(r["fit_id"]),
+        z=num("z"), verdict=str(r.get("verdict") or ""),
+        centre_xyz=(num("centre_x"), num("centre_y"), num("centre_z")),
+        distance_to_rank1=num("distance_to_rank1"), angle_to_rank1=num("angle_to_rank1"),
+    )  # fmt: skip
+
+
+def read_cluster_hits(path: str | os.PathLike[str]) -> list[ClusterHit]:
+    """The clusters of a ``clusters.csv`` alone (``structure_index`` -1)."""
+    return [_cluster_hit(r, {}, Path(path)) for r in _rows(Path(path), CLUSTER_REQUIRED)]
+
+
+def _num(v: str) -> Any:
+    """A CSV field as int, float or the text itself."""
+    try:
+        i = int(v)
+        return i
+    except ValueError:
+        pass
+    try:
+        f = float(v)
+        return f
+    except ValueError:
+        return v
+
+
+def read_format_json(
+    path: Path, name: str, version: int, *, unreadable_hint: str = ""
+) -> dict[str, Any]:
+    """A JSON file whose ``format`` must be ``name`` and ``format_version`` at most ``version``."""
+    try:
+        man = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ResultsError(f"{path}: unreadable ({exc}){unreadable_hint}") from None
+    if man.get("format") != name:
+        raise ResultsError(f"{path}: format {man.get('format')!r} is not {name!r}")
+    if int(man.get("format_version", -1)) > version:
+        raise ResultsError(
+            f"{path}: format version {man.get('format_version')} is newer than this difffit "
+            f"reads ({version}); upgrade difffit"
+        )
+    return man
+
+
+def read_manifest(folder: str | Path) -> dict[str, Any]:
+    """The manifest of a results folder, checked for format name and version (prefer
+    :func:`load_results`)."""
+    path = Path(folder) / MANIFEST
+    if not path.exists():
+        raise ResultsError(f"{folder}: no manifest.json — not a difffit results folder")
+    man = read_format_json(path, FORMAT_NAME, FORMAT_VERSION)
+    return man
+
+
+def read_clusters_csv(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Rows of a ``clusters.csv`` (or ``placements.csv``) with numbers parsed."""
+    path = Path(path)
+    if not path.exists():
+        raise ResultsError(f"{path}: missing")
+    with path.open(newline="") as fh:
+        rows = [{k: _num(v) for k, v in row.items()} for row in csv.DictReader(fh)]
+    for r in rows:
+        if all(c in r for c in TRANSFORM_COLUMNS):
+            r["transform"] = RigidTransform.from_r_t_flat([r[c] for c in TRANSFORM_COLUMNS])
+    return rows
+
+
+def write_csv(path: Path, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(columns)
+        for r in rows:
+            out = []
+            for c in columns:
+                v = r[c]
+                if isinstance(v, (float, np.floating)):
+                    v = float(v)
+                    out.append(repr(v) if math.isfinite(v) else "nan")
+                else:
+                    out.append(v)
+            w.writerow(out)

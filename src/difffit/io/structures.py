@@ -3,13 +3,41 @@
 Reading keeps the first model only, resolves alternative conformations to the first altloc,
 drops waters and hydrogens from the atoms used for fitting (the written model keeps them), and
 records everything else for writing the fitted copy.
+
+Elements come from the element column (PDB columns 77-78, mmCIF ``_atom_site.type_symbol``)
+where the file has one. Where it is blank (CHARMM-style PDB files such as the ADK pair), the
+element is guessed from the atom name *with the residue in mind*, not from the name alone
+(which turns HG1, CD1 and CA of amino acids into mercury, cadmium and calcium):
+
+- amino acids and nucleotides: the first letter of the name (leading digits skipped, so 1HG1
+  is a hydrogen), except SE of selenomethionine;
+- ion residues (the residue name is an element symbol and the atom has the residue's name, e.g.
+  CA/CA, ZN, MG, NA, CL; CHARMM's SOD, CLA, POT, CAL): that element;
+- other residues (ligands): a two-letter metal or halogen prefix (CL, BR, FE, ZN, MG, MN, CU,
+  NI, CO, SE) followed by digits or nothing, else the first letter.
+
+What is checked before a structure is trusted (a :class:`~difffit.errors.StructureError` naming
+the file, and the line or atom, on one line):
+
+- the path is a regular file (a FIFO would block);
+- every coordinate of the first model is a finite number as written: PDB columns 31-54 must
+  read as numbers (gemmi would take ``abcdefgh`` or ``1,234`` as 0 or 1), mmCIF ``Cartn_x/y/z``
+  must not be ``?``, ``.``, text or overflow; and within ±:data:`MAX_COORDINATE` Å;
+- at least one heavy atom has a known element (atoms of unknown element ``X`` are reported);
+- atoms removed as alternative conformations are reported; atoms dropped because residues
+  repeat with the same chain ID and number (a file that reuses chain IDs) are warned about.
 """
 
 from __future__ import annotations
 
+import gzip
 import logging
+import math
 import os
+import re
+import zlib
 from pathlib import Path
+from typing import Any
 
 import gemmi
 import numpy as np
@@ -17,13 +45,23 @@ import numpy as np
 from difffit.errors import StructureError
 from difffit.geometry import RigidTransform
 from difffit.io.atomic import atomic_write_bytes
+from difffit.io.paths import check_regular_file, one_line
 from difffit.structure import Structure
 
-__all__ = ["STRUCTURE_SUFFIXES", "read_structure", "structure_format", "write_structure"]
+__all__ = [
+    "STRUCTURE_SUFFIXES",
+    "guess_element",
+    "read_structure",
+    "structure_format",
+    "write_structure",
+]
 
 log = logging.getLogger(__name__)
 
 STRUCTURE_SUFFIXES = (".pdb", ".ent", ".cif", ".mmcif", ".pdbx")
+#: Largest |coordinate| accepted, Å (the map reader's bound; PDB format itself stops at 1e4).
+MAX_COORDINATE = 1.0e6
+_NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
 
 
 def structure_format(path: str | os.PathLike[str]) -> str:
@@ -46,6 +84,192 @@ def _stem(path: Path) -> str:
         if name.lower().endswith(suffix):
             name = name[: -len(suffix)]
     return name
+
+
+#: Residue names that are amino acids or nucleotides in CHARMM/AMBER files but not in the CCD.
+_FORCE_FIELD_POLYMER = frozenset(
+    {"HSD", "HSE", "HSP", "HID", "HIE", "HIP", "CYX", "ASH", "GLH", "LYN", "ADE", "CYT", "GUA",
+     "THY", "URA"}
+)  # fmt: skip
+#: Ions that force fields name differently: (residue, atom) -> element.
+_FORCE_FIELD_IONS = {
+    ("SOD", "SOD"): "Na",
+    ("CLA", "CLA"): "Cl",
+    ("POT", "POT"): "K",
+    ("CAL", "CAL"): "Ca",
+    ("CES", "CES"): "Cs",
+    ("IOD", "I"): "I",
+}
+_LIGAND_TWO_LETTER = ("CL", "BR", "FE", "ZN", "MG", "MN", "CU", "NI", "CO", "SE")
+
+
+def _is_polymer_residue(name: str) -> bool:
+    if name in _FORCE_FIELD_POLYMER:
+        return True
+    info = gemmi.find_tabulated_residue(name)
+    return info is not None and (info.is_amino_acid() or info.is_nucleic_acid())
+
+
+def guess_element(atom_name: str, residue_name: str) -> str:
+    """The element of an atom from its name and its residue, for files without element column.
+
+    Returns the symbol (``"C"``, ``"Se"``, ``"Zn"``; ``"X"`` when nothing fits). See the module
+    docstring for the rules.
+    """
+    name = atom_name.strip().upper()
+    res = residue_name.strip().upper()
+    if (res, name) in _FORCE_FIELD_IONS:
+        return _FORCE_FIELD_IONS[(res, name)]
+    letters = name.lstrip("0123456789")
+    if not letters:
+        return "X"
+    if _is_polymer_residue(res):
+        if res == "MSE" and name == "SE":
+            return "Se"
+        return letters[0]
+    if name == res and gemmi.Element(name).atomic_number > 0 and len(name) <= 2:
+        return gemmi.Element(name).name  # an ion: CA, ZN, MG, NA, CL, K ...
+    rest = letters[2:]
+    if letters[:2] in _LIGAND_TWO_LETTER and (not rest or rest.isdigit()):
+        return gemmi.Element(letters[:2]).name
+    el = gemmi.Element(letters[0])
+    return el.name if el.atomic_number > 0 else "X"
+
+
+def _hy36_decode(text: str) -> int | None:
+    """A PDB residue number (4 columns, plain or hybrid-36); None when unreadable."""
+    text = text.strip()
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        if text[:1].isupper():
+            return int(text, 36) - 10 * 36**3 + 10**4
+        return int(text, 36) + 16 * 36**3 + 10**4
+    except ValueError:
+        return None
+
+
+def _blank_element_records(path: Path) -> bool | set[tuple[str, int | None, str, str]]:
+    """Which ATOM/HETATM records of the first model of a PDB file have no element column.
+
+    Returns False when every record has one (the usual case), True when none has, else the
+    set of (chain, residue number, insertion code, atom name) of those without.
+    """
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    blank: set[tuple[str, int | None, str, str]] = set()
+    n_records = 0
+    with opener(path, "rt", errors="replace") as fh:
+        for line in fh:
+            if line.startswith("ENDMDL"):
+                break
+            if not line.startswith(("ATOM  ", "HETATM")):
+                continue
+            n_records += 1
+            if not line[76:78].strip():
+                blank.add(
+                    (line[21:22].strip(), _hy36_decode(line[22:26]), line[26:27].strip(),
+                     line[12:16].strip())
+                )  # fmt: skip
+    if not blank:
+        return False
+    if len(blank) >= n_records:
+        return True
+    return blank
+
+
+def _check_pdb_coordinates(path: Path) -> None:
+    """Every ATOM/HETATM record of the first model must carry three numbers in columns 31-54."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", errors="replace") as fh:
+        for n, line in enumerate(fh, 1):
+            if line.startswith("ENDMDL"):
+                return
+            if not line.startswith(("ATOM  ", "HETATM")):
+                continue
+            for axis, (a, b) in zip("xyz", ((30, 38), (38, 46), (46, 54)), strict=True):
+                text = line[a:b]
+                if not _NUMBER.match(text) or not math.isfinite(float(text)):
+                    raise StructureError(
+                        f"{path}: line {n}: {axis} coordinate {text.strip()!r} of atom "
+                        f"{line[12:16].strip()!r} (residue {line[17:20].strip()} "
+                        f"{line[22:26].strip()}, chain {line[21:22].strip() or '-'}) is not a "
+                        "number: fix or remove the record"
+                    )
+
+
+def _check_cif_coordinates(path: Path, block: gemmi.cif.Block) -> None:
+    """``_atom_site.Cartn_x/y/z`` must all be finite numbers (gemmi reads ``?`` as NaN)."""
+    table = block.find("_atom_site.", ["Cartn_x", "Cartn_y", "Cartn_z"])
+    for k, row in enumerate(table):
+        for axis in range(3):
+            text = row[axis]
+            value = gemmi.cif.as_number(text)
+            if not _NUMBER.match(text) or not math.isfinite(value):
+                raise StructureError(
+                    f"{path}: atom site {k + 1}: Cartn_{'xyz'[axis]} = {text!r} is not a finite "
+                    "number: fix or remove the atom"
+                )
+
+
+def _fix_elements(st: gemmi.Structure, blank: bool | set) -> tuple[int, int]:
+    """Re-guess, in place, the elements of atoms without element column (or read as X).
+
+    Returns (atoms whose element changed, of them those whose element column was not an
+    element at all).
+    """
+    n_fixed = n_invalid = 0
+    for ch in st[0]:
+        for res in ch:
+            for atom in res:
+                invalid = atom.element.atomic_number == 0
+                if blank is True or invalid:
+                    guess = True
+                elif blank:
+                    key = (ch.name, res.seqid.num, res.seqid.icode.strip(), atom.name)
+                    guess = key in blank
+                else:
+                    guess = False
+                if guess:
+                    el = gemmi.Element(guess_element(atom.name, res.name))
+                    if el.name != atom.element.name:
+                        atom.element = el
+                        n_fixed += 1
+                        n_invalid += invalid and blank is not True
+    return n_fixed, n_invalid
+
+
+def _report_removed_conformations(path: Path, st: gemmi.Structure) -> None:
+    """Remove alternative conformations (first kept) and say what went, in place."""
+
+    def counts() -> tuple[int, int]:
+        n = n_alt = 0
+        for ch in st[0]:
+            for res in ch:
+                for atom in res:
+                    n += 1
+                    n_alt += atom.altloc != "\0"
+        return n, n_alt
+
+    before, alt_before = counts()
+    st.remove_alternative_conformations()
+    st.remove_empty_chains()
+    after, alt_after = counts()
+    removed = before - after
+    if not removed:
+        return
+    from_altlocs = alt_before - alt_after
+    other = removed - from_altlocs
+    if from_altlocs > 0:
+        log.info("%s: %d atoms of alternative conformations removed (the first of each kept)",
+                 path, min(from_altlocs, removed))  # fmt: skip
+    if other > 0:
+        log.warning(
+            "%s: %d of %d atoms dropped: residues repeat with the same chain ID and number (the "
+            "file reuses chain IDs for different copies?); give each copy its own chain ID or "
+            "split the file", path, other, before,
+        )  # fmt: skip
 
 
 def read_structure(
@@ -71,30 +295,79 @@ def read_structure(
         Missing or unparsable file, no atoms, or a chain that is not there.
     """
     path = Path(path)
-    if not path.exists():
-        raise StructureError(f"{path}: no such file")
-    if path.is_dir():
-        raise StructureError(f"{path}: is a folder, not a structure file")
+    check_regular_file(path, StructureError)
+    st = _parse_first_model(path)
+    if not st.name:
+        st.name = _stem(path)
+    atoms = _heavy_atoms(st)
+    if not atoms["xyz"]:
+        raise StructureError(f"{path}: no heavy atoms (only waters/hydrogens, or empty)")
+    xyz = np.array(atoms["xyz"], dtype=np.float64)
+    znum = np.array(atoms["znum"], dtype=np.int64)
+    _check_atoms(path, xyz, znum, atoms)
+    structure = Structure(
+        name=name or _stem(path),
+        coords_xyz=xyz,
+        elements=np.array(atoms["elem"]),
+        atomic_numbers=znum,
+        atom_names=np.array(atoms["aname"]),
+        residue_names=np.array(atoms["rname"]),
+        chain_ids=np.array(atoms["chain"]),
+        residue_numbers=np.array(atoms["rnum"], dtype=np.int64),
+        insertion_codes=np.array(atoms["icode"]),
+        source=path,
+        model=st,
+        b_factors=np.array(atoms["bfac"], dtype=np.float64),
+    )
+    if chains:
+        structure = structure.select_chains(list(chains))
+        if name:
+            object.__setattr__(structure, "name", name)
+    log.debug("read %r", structure)
+    return structure
+
+
+def _parse_first_model(path: Path) -> gemmi.Structure:
+    """The file's first model, coordinates checked, elements fixed, alternative conformations
+    resolved (and reported)."""
     fmt = structure_format(path)
     try:
         if fmt == "cif":
-            st = gemmi.make_structure_from_block(gemmi.cif.read(str(path)).sole_block())
+            block = gemmi.cif.read(str(path)).sole_block()
+            _check_cif_coordinates(path, block)
+            st = gemmi.make_structure_from_block(block)
         else:
+            _check_pdb_coordinates(path)
             st = gemmi.read_structure(
                 str(path), merge_chain_parts=True, format=gemmi.CoorFormat.Pdb
             )
+        if len(st) == 0:
+            raise StructureError(f"{path}: no models (no ATOM/HETATM records)")
+        while len(st) > 1:
+            del st[len(st) - 1]
+        blank = _blank_element_records(path) if fmt == "pdb" else False
+    except StructureError:
+        raise
+    except (zlib.error, EOFError, gzip.BadGzipFile) as exc:
+        raise StructureError(f"{path}: damaged compressed data ({one_line(exc)})") from None
     except (RuntimeError, ValueError, OSError, IndexError) as exc:
-        raise StructureError(f"{path}: cannot parse as {fmt.upper()} ({exc})") from None
-    if len(st) == 0:
-        raise StructureError(f"{path}: no models (no ATOM/HETATM records)")
-    while len(st) > 1:
-        del st[len(st) - 1]
-    st.remove_alternative_conformations()
-    st.remove_empty_chains()
-    if not st.name:
-        st.name = _stem(path)
+        raise StructureError(f"{path}: cannot parse as {fmt.upper()} ({one_line(exc)})") from None
+    n_fixed, n_invalid = _fix_elements(st, blank)
+    if n_invalid:
+        log.warning(
+            "%s: %d atoms have an element column that is no element; their elements were "
+            "guessed from atom and residue names", path, n_invalid,
+        )  # fmt: skip
+    elif n_fixed:
+        log.debug("%s: %d elements guessed from atom and residue names", path, n_fixed)
+    _report_removed_conformations(path, st)
+    return st
 
-    xyz, elem, znum, aname, rname, chain, rnum, icode = [], [], [], [], [], [], [], []
+
+def _heavy_atoms(st: gemmi.Structure) -> dict[str, list[Any]]:
+    """Per-atom lists of the first model's heavy atoms (waters and hydrogens left out)."""
+    cols: dict[str, list[Any]] = {k: [] for k in
+        ("xyz", "elem", "znum", "aname", "rname", "chain", "rnum", "icode", "bfac")}  # fmt: skip
     for ch in st[0]:
         for res in ch:
             if res.is_water():
@@ -103,35 +376,42 @@ def read_structure(
                 if atom.element.is_hydrogen:
                     continue
                 p = atom.pos
-                xyz.append((p.x, p.y, p.z))
-                elem.append(atom.element.name.upper())
-                znum.append(atom.element.atomic_number)
-                aname.append(atom.name)
-                rname.append(res.name)
-                chain.append(ch.name)
-                rnum.append(res.seqid.num)
-                icode.append(res.seqid.icode.strip())
-    if not xyz:
-        raise StructureError(f"{path}: no heavy atoms (only waters/hydrogens, or empty)")
-    structure = Structure(
-        name=name or _stem(path),
-        coords_xyz=np.array(xyz, dtype=np.float64),
-        elements=np.array(elem),
-        atomic_numbers=np.array(znum, dtype=np.int64),
-        atom_names=np.array(aname),
-        residue_names=np.array(rname),
-        chain_ids=np.array(chain),
-        residue_numbers=np.array(rnum, dtype=np.int64),
-        insertion_codes=np.array(icode),
-        source=path,
-        model=st,
-    )
-    if chains:
-        structure = structure.select_chains(list(chains))
-        if name:
-            object.__setattr__(structure, "name", name)
-    log.debug("read %r", structure)
-    return structure
+                cols["xyz"].append((p.x, p.y, p.z))
+                cols["elem"].append(atom.element.name.upper())
+                cols["znum"].append(atom.element.atomic_number)
+                cols["aname"].append(atom.name)
+                cols["rname"].append(res.name)
+                cols["chain"].append(ch.name)
+                cols["rnum"].append(res.seqid.num)
+                cols["icode"].append(res.seqid.icode.strip())
+                cols["bfac"].append(atom.b_iso)
+    return cols
+
+
+def _check_atoms(
+    path: Path, xyz: np.ndarray, znum: np.ndarray, atoms: dict[str, list[Any]]
+) -> None:
+    """Coordinates within bounds; some element known (unknown ones reported)."""
+    far = np.abs(xyz) > MAX_COORDINATE
+    if far.any():
+        i = int(np.flatnonzero(far.any(axis=1))[0])
+        raise StructureError(
+            f"{path}: atom {atoms['aname'][i]!r} (residue {atoms['rname'][i]} "
+            f"{atoms['rnum'][i]}, chain {atoms['chain'][i]}) is at {xyz[i].tolist()} Å, beyond "
+            f"±{MAX_COORDINATE:g} Å: fix its coordinates"
+        )
+    elem = np.array(atoms["elem"])
+    unknown = znum == 0
+    if unknown.all():
+        raise StructureError(
+            f"{path}: no atom has a known element (element column {sorted(set(elem))[:5]}): "
+            "fix the element column (PDB columns 77-78, mmCIF type_symbol)"
+        )
+    if unknown.any():
+        log.warning(
+            "%s: %d of %d heavy atoms have an unknown element (%s); they weigh nothing in the "
+            "scores", path, int(unknown.sum()), len(znum), sorted(set(elem[unknown]))[:5],
+        )  # fmt: skip
 
 
 def model_from_arrays(structure: Structure) -> gemmi.Structure:

@@ -1,7 +1,7 @@
 """Cheap size checks that leave out candidates before their fit (pure compute).
 
 Two checks, both from the candidate's heavy-atom count ``n`` and its volume ``V = 18 Å³ × n``
-(protein at 1.35 g/cm³, hydrogens included; :data:`difffit.search.ATOM_VOLUME`):
+(protein at 1.35 g/cm³, hydrogens included; :data:`difffit.structure.ATOM_VOLUME`):
 
 * **The map box** (always on): a candidate whose volume exceeds the whole map box cannot be
   placed in it; :func:`difffit.fit` refuses it too. Such candidates are ``skipped``.
@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from difffit.errors import ConfigError
-from difffit.search import ATOM_VOLUME
+from difffit.structure import ATOM_VOLUME
 
 __all__ = ["ATOM_VOLUME", "DEFAULT_MAX_VOLUME_RATIO", "SizeCheck", "size_check"]
 

@@ -112,7 +112,7 @@ def candidate_rows(result: ScreenResult) -> list[dict[str, Any]]:
             }
         )
     for r in result.not_fitted:
-        row = {k: "" for k in CANDIDATE_COLUMNS}
+        row: dict[str, Any] = {k: "" for k in CANDIDATE_COLUMNS}
         row.update(
             {
                 "structure": r.name,
@@ -154,7 +154,7 @@ def write_screen_report(
     files["candidates"] = "candidates.csv"
 
     models_dir = folder / "models"
-    models = []
+    models: list[dict[str, Any]] = []
     for c in result.ranked[: max(0, n_models)]:
         r = c.record
         from difffit.geometry import RigidTransform

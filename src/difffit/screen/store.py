@@ -25,7 +25,7 @@ import sqlite3
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from difffit._version import __version__
 from difffit.errors import ConfigError, ResultsError
@@ -94,7 +94,7 @@ class ScreenStore:
             raise ConfigError(f"--out {self.folder}: exists and is not a folder")
         self.folder.mkdir(parents=True, exist_ok=True)
         self.path = self.folder / self.FILE
-        self._lock_fh = self._take_lock()
+        self._lock_fh: TextIO | None = self._take_lock()
         try:
             self._con = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
             self._con.execute("PRAGMA journal_mode=WAL")
@@ -115,7 +115,7 @@ class ScreenStore:
                 self._con.execute(f"ALTER TABLE candidates ADD COLUMN {name} REAL")
 
     # ------------------------------------------------------------------ locking
-    def _take_lock(self):
+    def _take_lock(self) -> TextIO:
         fh = open(self.folder / self.LOCK, "a+")  # held for the store's lifetime
         try:
             import fcntl
@@ -139,7 +139,7 @@ class ScreenStore:
     def close(self) -> None:
         if getattr(self, "_con", None) is not None:
             self._con.close()
-            self._con = None
+            del self._con  # a closed store has no connection; closing again does nothing
         self._release_lock()
 
     def __enter__(self) -> ScreenStore:

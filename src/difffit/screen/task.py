@@ -24,6 +24,7 @@ from difffit.config import FitConfig
 from difffit.density.map import DensityMap
 from difffit.density.prepare import PreparedMap, prepare_map
 from difffit.errors import DiffFitError
+from difffit.ranking import cluster_sort_key
 from difffit.structure import Structure
 
 __all__ = [
@@ -150,7 +151,7 @@ class CandidateRecord:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
 
 
-def one_line(text: str) -> str:
+def one_line(text: object) -> str:
     """A message on one line (parsers' multi-line errors joined), for tables and logs."""
     return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
 
@@ -184,7 +185,7 @@ def run_task(
     from difffit.search import fit
 
     st = task.structure
-    base = dict(
+    base: dict[str, Any] = dict(
         sha256=task.sha256,
         name=task.name,
         path=task.path,
@@ -222,9 +223,7 @@ def run_task(
     sort_by = ctx.config.cluster.sort_by
 
     def key(c) -> float:
-        if sort_by == "score":
-            return float(result.fits["score"][c.fit_id])
-        return c.metric(sort_by)
+        return cluster_sort_key(c, sort_by, score=float(result.fits["score"][c.fit_id]))
 
     cl = result.clusters
     best = cl[0]

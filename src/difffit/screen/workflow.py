@@ -18,16 +18,17 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from difffit._version import __version__
-from difffit.config import ClusterConfig, FitConfig
+from difffit.config import BaseConfig, ClusterConfig, FitConfig, option, section
 from difffit.density.map import DensityMap
 from difffit.errors import ConfigError, StructureError
+from difffit.progress import Progress
 from difffit.screen.confidence import Confidence, NullModel, library_confidence
 from difffit.screen.library import LibraryEntry, candidate_seed
 from difffit.screen.prefilter import DEFAULT_MAX_VOLUME_RATIO, size_check
@@ -40,7 +41,8 @@ from difffit.screen.task import (
     one_line,
     prepared_for,
 )
-from difffit.search import Progress, make_seed
+from difffit.seeding import make_seed
+from difffit.validate import Boolean, Number
 
 __all__ = ["RankedCandidate", "ScreenConfig", "ScreenResult", "screen"]
 
@@ -55,7 +57,7 @@ def default_screen_fit_config() -> FitConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ScreenConfig:
+class ScreenConfig(BaseConfig):
     """Options of :func:`screen`.
 
     Attributes
@@ -68,23 +70,27 @@ class ScreenConfig:
     prefilter : bool
         Leave out candidates much larger than the density (:mod:`difffit.screen.prefilter`).
     max_volume_ratio : float
-        The pre-filter's limit on candidate volume / density volume.
+        The pre-filter's limit on candidate volume / density volume (> 0; inf = no limit).
     alpha : float
         False-discovery rate at which a candidate is called significant.
     """
 
-    fit: FitConfig = field(default_factory=default_screen_fit_config)
-    prefilter: bool = True
-    max_volume_ratio: float = DEFAULT_MAX_VOLUME_RATIO
-    alpha: float = 0.01
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.fit, FitConfig):
-            raise ConfigError("ScreenConfig.fit must be a FitConfig")
-        if not isinstance(self.max_volume_ratio, (int, float)) or not self.max_volume_ratio > 0:
-            raise ConfigError(f"max_volume_ratio must be > 0, got {self.max_volume_ratio!r}")
-        if not isinstance(self.alpha, (int, float)) or not 0 < self.alpha < 1:
-            raise ConfigError(f"alpha must be in (0, 1), got {self.alpha!r}")
+    fit: FitConfig = field(default_factory=default_screen_fit_config, metadata=section(FitConfig))
+    prefilter: bool = option(
+        True, Boolean(), flag="--no-prefilter", negate=True,
+        help="fit every candidate, however much larger than the density",
+    )  # fmt: skip
+    max_volume_ratio: float = option(
+        DEFAULT_MAX_VOLUME_RATIO, Number(0.0, low_open=True, allow_inf=True),
+        flag="--max-volume-ratio", metavar="R",
+        help="pre-filter: leave out candidates with a volume above R x the density's volume at "
+        "the contour level (default %(default)s)",
+    )  # fmt: skip
+    alpha: float = option(
+        0.01, Number(0.0, 1.0, low_open=True, high_open=True), flag="--alpha", metavar="Q",
+        help="false-discovery rate at which a candidate is called significant "
+        "(default %(default)s)",
+    )  # fmt: skip
 
     @property
     def metric(self) -> str:
@@ -248,24 +254,8 @@ def screen(
     ScreenResult
     """
     t_start = time.perf_counter()
-    config = config or ScreenConfig()
-    if not isinstance(config, ScreenConfig):
-        raise ConfigError("config must be a ScreenConfig")
-    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-        raise ConfigError(f"workers must be an integer >= 1, got {workers!r}")
-    if scheduler is not None and workers > 1:
-        raise ConfigError("give either --workers (local processes) or --scheduler (Dask), not both")
-    if scheduler is not None and threads is not None:
-        raise ConfigError(
-            "--threads does not apply to a Dask cluster (start the workers with --nthreads)"
-        )
-    entries = list(library)
-    if not entries:
-        raise ConfigError("the library is empty")
+    config, entries = _check_screen_args(config, library, workers, scheduler, threads)
     shas = [e.sha256 for e in entries]
-    if len(set(shas)) != len(shas):
-        raise ConfigError("the library lists the same file content twice (use find_library)")
-
     map_sha = density_sha256(density)
     with ScreenStore(out) as store:
         stored = store.stored_run()
@@ -306,60 +296,127 @@ def screen(
                 )
             emit(rec.name)
 
-        def tasks() -> Iterator[FitTask]:
-            from difffit.io.structures import read_structure
-
-            for e in todo:
-                cseed = candidate_seed(seed, e.sha256)
-                base = dict(sha256=e.sha256, name=e.name, path=str(e.path), seed=cseed)
-                try:
-                    st = read_structure(e.path, name=e.name)
-                except StructureError as exc:
-                    keep(CandidateRecord(status="skipped", reason=one_line(exc), **base))
-                    continue
-                check = size_check(
-                    len(st),
-                    footprint_volume=footprint_volume,
-                    box_volume=box_volume,
-                    max_volume_ratio=config.max_volume_ratio if config.prefilter else None,
-                )
-                if check.status != "ok":
-                    keep(
-                        CandidateRecord(
-                            status=check.status,
-                            reason=check.reason,
-                            n_atoms=len(st),
-                            n_residues=st.n_residues,
-                            **base,
-                        )
-                    )
-                    continue
-                yield FitTask.make(structure=st, **base)
-
         emit()
         if done_count:
             log.info("resuming: %d of %d candidates finished by an earlier run", done_count, total)
         t_fit = time.perf_counter()
-        if scheduler is not None:
-            from difffit.screen.executors import run_dask
-
-            records = run_dask(tasks(), ctx, scheduler=scheduler)
-            executor = f"dask {scheduler if isinstance(scheduler, str) else 'client'}"
-        elif workers > 1:
-            from difffit.screen.executors import run_processes
-
-            records = run_processes(tasks(), ctx, workers=workers, threads=threads or 1)
-            executor = f"{workers} local processes"
-        else:
-            from difffit.screen.executors import run_local
-
-            records = run_local(tasks(), ctx, threads=threads)
-            executor = "this process"
+        tasks = _fit_tasks(todo, seed, config, footprint_volume, box_volume, keep)
+        records, executor = _execute(tasks, ctx, scheduler=scheduler, workers=workers,
+                                     threads=threads)  # fmt: skip
         for rec in records:
             keep(rec)
         fit_wall = time.perf_counter() - t_fit
         final = store.records(shas)
 
+    return _screen_result(
+        entries, final, finished, counts_now, config, seed, prepared, map_sha, run_hash,
+        executor=executor, device=device, box_volume=box_volume,
+        wall_s=time.perf_counter() - t_start, fit_wall=fit_wall,
+    )  # fmt: skip
+
+
+def _check_screen_args(
+    config: ScreenConfig | None,
+    library: Sequence[LibraryEntry],
+    workers: int,
+    scheduler: Any,
+    threads: int | None,
+) -> tuple[ScreenConfig, list[LibraryEntry]]:
+    """The options of :func:`screen`, checked; the library as a list of distinct files."""
+    config = config or ScreenConfig()
+    if not isinstance(config, ScreenConfig):
+        raise ConfigError("config must be a ScreenConfig")
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ConfigError(f"workers must be an integer >= 1, got {workers!r}")
+    if scheduler is not None and workers > 1:
+        raise ConfigError("give either --workers (local processes) or --scheduler (Dask), not both")
+    if scheduler is not None and threads is not None:
+        raise ConfigError(
+            "--threads does not apply to a Dask cluster (start the workers with --nthreads)"
+        )
+    entries = list(library)
+    if not entries:
+        raise ConfigError("the library is empty")
+    shas = [e.sha256 for e in entries]
+    if len(set(shas)) != len(shas):
+        raise ConfigError("the library lists the same file content twice (use find_library)")
+    return config, entries
+
+
+def _fit_tasks(
+    todo: Sequence[LibraryEntry],
+    seed: int,
+    config: ScreenConfig,
+    footprint_volume: float,
+    box_volume: float,
+    keep: Callable[[CandidateRecord], None],
+) -> Iterator[FitTask]:
+    """The fits to run, read lazily; unreadable or ill-sized candidates are recorded (``keep``)
+    instead of yielded."""
+    from difffit.io.structures import read_structure
+
+    for e in todo:
+        cseed = candidate_seed(seed, e.sha256)
+        base: dict[str, Any] = dict(sha256=e.sha256, name=e.name, path=str(e.path), seed=cseed)
+        try:
+            st = read_structure(e.path, name=e.name)
+        except StructureError as exc:
+            keep(CandidateRecord(status="skipped", reason=one_line(exc), **base))
+            continue
+        check = size_check(
+            len(st),
+            footprint_volume=footprint_volume,
+            box_volume=box_volume,
+            max_volume_ratio=config.max_volume_ratio if config.prefilter else None,
+        )
+        if check.status != "ok":
+            keep(CandidateRecord(status=check.status, reason=check.reason, n_atoms=len(st),
+                                 n_residues=st.n_residues, **base))  # fmt: skip
+            continue
+        yield FitTask.make(structure=st, **base)
+
+
+def _execute(
+    tasks: Iterator[FitTask], ctx: WorkerContext, *, scheduler: Any, workers: int,
+    threads: int | None,
+) -> tuple[Iterable[CandidateRecord], str]:  # fmt: skip
+    """Run the fits on Dask, local processes or in this process; (records, executor name)."""
+    if scheduler is not None:
+        from difffit.screen.executors import run_dask
+
+        return run_dask(tasks, ctx, scheduler=scheduler), (
+            f"dask {scheduler if isinstance(scheduler, str) else 'client'}"
+        )
+    if workers > 1:
+        from difffit.screen.executors import run_processes
+
+        records = run_processes(tasks, ctx, workers=workers, threads=threads or 1)
+        return records, f"{workers} local processes"
+    from difffit.screen.executors import run_local
+
+    return run_local(tasks, ctx, threads=threads), "this process"
+
+
+def _screen_result(
+    entries: Sequence[LibraryEntry],
+    final: dict[str, CandidateRecord],
+    finished: dict[str, CandidateRecord],
+    counts_now: dict[str, int],
+    config: ScreenConfig,
+    seed: int,
+    prepared: Any,
+    map_sha: str,
+    run_hash: str,
+    *,
+    executor: str,
+    device: str,
+    box_volume: float,
+    wall_s: float,
+    fit_wall: float,
+) -> ScreenResult:
+    """Rank the stored records and gather the run's counts and figures."""
+    shas = [e.sha256 for e in entries]
+    total = len(entries)
     by_sha = {e.sha256: e for e in entries}
     # names and paths as given in this run (an earlier run may have named a file differently)
     recs = [
@@ -388,7 +445,7 @@ def screen(
         "level": prepared.level,
         "level_rule": prepared.level_rule,
         "box_volume_A3": round(box_volume, 1),
-        "wall_s": round(time.perf_counter() - t_start, 3),
+        "wall_s": round(wall_s, 3),
         "fit_wall_s": round(fit_wall, 3),
         "candidates_per_minute": (60.0 * len(fitted_now) / fit_wall)
         if fitted_now and fit_wall > 0
@@ -404,7 +461,7 @@ def screen(
         config=config,
         seed=seed,
         level=prepared.level,
-        footprint_volume=footprint_volume,
+        footprint_volume=prepared.footprint_volume,
         counts=counts,
         info=info,
     )

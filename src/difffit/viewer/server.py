@@ -2,10 +2,18 @@
 
 Security model (as Jupyter's): the server binds to 127.0.0.1 by default; every request must
 carry the session's random token (``?token=…`` in the URL, or the ``X-DiffFit-Token`` header);
-requests whose ``Host`` header is not this server's address are refused (DNS rebinding); actions
-are ``POST`` requests with a JSON body. The server never maps a URL path to a file outside its
-own static folder: results are served through the API, whose parameters are round numbers,
-ranks and structure names, never paths.
+requests whose ``Host`` header is not exactly this server's address (one header, ``name`` or
+``name:port``, ``[v6]`` or ``[v6]:port``) are refused (DNS rebinding); actions are ``POST``
+requests with a JSON body. The server never maps a URL path to a file outside its own static
+folder: results are served through the API, whose parameters are round numbers, ranks and
+structure names, never paths (and the folder layer refuses any path in a results folder's JSON
+that leads outside the folder).
+
+Robustness: every connection has a socket timeout (:data:`SOCKET_TIMEOUT`: a body shorter than
+its Content-Length, or an idle keep-alive connection, is closed after it); at most
+:data:`MAX_CONNECTIONS` connections are served at once (more get 503); the listen backlog is
+:data:`LISTEN_BACKLOG`. Every numeric request field has bounds (:data:`FIELD_BOUNDS`); a bad
+request gets 400 with a one-line message, never 500.
 
 API (all answers JSON unless said otherwise)::
 
@@ -28,7 +36,9 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import math
 import mimetypes
+import re
 import secrets
 import threading
 import traceback
@@ -49,6 +59,25 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 MOLSTAR_DIR = STATIC_DIR / "molstar"
 MAX_BODY = 64 * 1024
 LOCAL_NAMES = ("127.0.0.1", "localhost", "::1")
+#: Seconds a connection may stay silent (idle keep-alive, or a body that never arrives).
+SOCKET_TIMEOUT = 10.0
+#: Connections served at once; more are answered 503 at once.
+MAX_CONNECTIONS = 400
+#: Pending connections the kernel queues for ``accept``.
+LISTEN_BACKLOG = 256
+#: Inclusive bounds of every integer request field.
+FIELD_BOUNDS = {
+    "round": (0, 100_000),
+    "rank": (1, 10_000_000),
+    "max": (8, 4096),
+    "download": (0, 1),
+    "n_rotations": (1, 100_000),
+    "n_positions": (1, 10_000),
+    "seed": (0, 2**31 - 1),
+}
+#: Largest search a "fit again" may start (rotations x positions).
+MAX_PLACEMENTS = 1_000_000
+_PORT = re.compile(r"^[0-9]{1,5}$")
 
 _CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
@@ -59,14 +88,38 @@ _CSP = (
 
 
 def molstar_available() -> bool:
-    """Whether the Mol* bundle the page needs has been built (``scripts/build-viewer``)."""
-    return (MOLSTAR_DIR / "molstar.js").is_file()
+    """Whether the Mol* bundle and the page's script have been built (``scripts/build-viewer``)."""
+    return (MOLSTAR_DIR / "molstar.js").is_file() and (STATIC_DIR / "app.js").is_file()
 
 
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = LISTEN_BACKLOG
     viewer: ViewerServer
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            try:
+                request.sendall(
+                    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+                    b"Connection: close\r\n\r\n"
+                )
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
 
 class ViewerServer:
@@ -132,15 +185,26 @@ class ViewerServer:
 
     # ------------------------------------------------------------------ checks
     def host_allowed(self, host_header: str | None) -> bool:
+        """Whether a Host (or Origin netloc) is exactly this server: ``name[:port]``."""
         if not host_header:
             return False
         h = host_header.strip().lower()
         if h.startswith("["):
-            name, _, rest = h[1:].partition("]")
-            port = rest[1:] if rest.startswith(":") else ""
+            name, sep, rest = h[1:].partition("]")
+            if not sep:
+                return False
+            if rest and not rest.startswith(":"):
+                return False  # e.g. [::1]junk:PORT
+            port = rest[1:] if rest else ""
+            if rest and not port:
+                return False
         else:
-            name, _, port = h.partition(":")
-        if port and port != str(self.port):
+            if h.count(":") > 1:
+                return False
+            name, sep, port = h.partition(":")
+            if sep and not port:
+                return False
+        if port and (not _PORT.match(port) or int(port) != self.port):
             return False
         return name in self.allowed_hosts
 
@@ -152,6 +216,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "difffit-view"
     sys_version = ""
     protocol_version = "HTTP/1.1"
+    timeout = SOCKET_TIMEOUT
     server: _HTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -182,7 +247,8 @@ class _Handler(BaseHTTPRequestHandler):
     # ------------------------------------------------------------------ dispatch
     def _guard(self) -> tuple[str, dict[str, list[str]]] | None:
         viewer = self.server.viewer
-        if not viewer.host_allowed(self.headers.get("Host")):
+        hosts = self.headers.get_all("Host") or []
+        if len(hosts) != 1 or not viewer.host_allowed(hosts[0]):
             self._error(HTTPStatus.FORBIDDEN, "forbidden: foreign Host header")
             return None
         origin = self.headers.get("Origin")
@@ -191,7 +257,7 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         parts = urlsplit(self.path)
         query = parse_qs(parts.query, keep_blank_values=True)
-        token = self.headers.get("X-DiffFit-Token") or (query.get("token") or [None])[0]
+        token = self.headers.get("X-DiffFit-Token") or next(iter(query.get("token") or []), None)
         if not viewer.token_ok(token):
             self._error(
                 HTTPStatus.FORBIDDEN,
@@ -226,8 +292,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._post(path)
         except DiffFitError as exc:
             self._error(HTTPStatus.BAD_REQUEST, str(exc))
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+            self.close_connection = True
         except Exception as exc:
             log.error("internal error on %s %s:\n%s", method, path, traceback.format_exc())
             self._error(
@@ -273,7 +339,12 @@ class _Handler(BaseHTTPRequestHandler):
                    {"Content-Security-Policy": _CSP})  # fmt: skip
 
     def _static(self, rel: str) -> None:
-        rel = unquote(rel)
+        try:
+            rel = unquote(rel, errors="strict")
+        except UnicodeDecodeError:
+            return self._error(HTTPStatus.NOT_FOUND, "not found: bad static path")
+        if "\x00" in rel or "\\" in rel:
+            return self._error(HTTPStatus.NOT_FOUND, "not found: bad static path")
         target = (STATIC_DIR / rel).resolve()
         if (
             not target.is_relative_to(STATIC_DIR)
@@ -299,11 +370,19 @@ class _Handler(BaseHTTPRequestHandler):
             raise ConfigError("bad Content-Length") from None
         if n > MAX_BODY:
             raise ConfigError(f"request body too large ({n} bytes)")
+        if n < 0:
+            raise ConfigError("bad Content-Length")
         raw = self.rfile.read(n) if n else b"{}"
+        if len(raw) < n:
+            raise ConfigError(f"the body ended after {len(raw)} of {n} bytes")
         try:
-            data = json.loads(raw or b"{}")
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"the body is not JSON ({exc})") from None
+            data = json.loads(raw.decode("utf-8") or "{}", parse_constant=_no_constant)
+        except UnicodeDecodeError:
+            raise ConfigError("the body is not UTF-8") from None
+        except ValueError as exc:  # JSONDecodeError, too many digits, NaN/Infinity
+            raise ConfigError(
+                f"the body is not valid JSON ({' '.join(str(exc).split())})"
+            ) from None
         if not isinstance(data, dict):
             raise ConfigError("the body must be a JSON object")
         return data
@@ -321,17 +400,31 @@ class _Handler(BaseHTTPRequestHandler):
             names = body.get("structures")
             if not isinstance(names, list) or not all(isinstance(s, str) for s in names):
                 raise ConfigError("structures must be a list of structure names")
-            job = ws.start_fit(
-                names,
-                n_rotations=_body_int(body, "n_rotations", None),
-                n_positions=_body_int(body, "n_positions", None),
-                seed=_body_int(body, "seed", None),
-            )
+            n_rot = _body_int(body, "n_rotations", None)
+            n_pos = _body_int(body, "n_positions", None)
+            if n_rot and n_pos and n_rot * n_pos > MAX_PLACEMENTS:
+                raise ConfigError(
+                    f"n_rotations x n_positions = {n_rot * n_pos} is more than the viewer starts "
+                    f"({MAX_PLACEMENTS}); run difffit fit for a search that large"
+                )
+            job = ws.start_fit(names, n_rotations=n_rot, n_positions=n_pos,
+                               seed=_body_int(body, "seed", None))  # fmt: skip
             return self._json(job.public(), HTTPStatus.ACCEPTED)
         self._error(HTTPStatus.NOT_FOUND, f"not found: {path}")
 
 
 _MISSING = object()
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _bounded(name: str, value: int, what: str) -> int:
+    lo, hi = FIELD_BOUNDS.get(name, (-(2**63), 2**63 - 1))
+    if not lo <= value <= hi:
+        raise ConfigError(f"{what} {name} must be in [{lo}, {hi}], got {value}")
+    return value
 
 
 def _int(query: dict[str, list[str]], name: str, default: Any = _MISSING) -> int:
@@ -340,10 +433,10 @@ def _int(query: dict[str, list[str]], name: str, default: Any = _MISSING) -> int
         if default is _MISSING:
             raise ConfigError(f"missing parameter {name}")
         return default
-    try:
-        return int(values[0])
-    except ValueError:
-        raise ConfigError(f"parameter {name} must be an integer, got {values[0]!r}") from None
+    text = values[0]
+    if len(text) > 12 or not re.fullmatch(r"[+-]?[0-9]+", text):
+        raise ConfigError(f"parameter {name} must be an integer, got {text[:20]!r}")
+    return _bounded(name, int(text), "parameter")
 
 
 def _body_int(body: dict[str, Any], name: str, default: Any = _MISSING) -> Any:
@@ -353,11 +446,15 @@ def _body_int(body: dict[str, Any], name: str, default: Any = _MISSING) -> Any:
             raise ConfigError(f"missing field {name}")
         return default
     if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+        raise ConfigError(f"field {name} must be an integer, got {str(v)[:20]!r}")
+    if isinstance(v, float) and not math.isfinite(v):
         raise ConfigError(f"field {name} must be an integer, got {v!r}")
+    if isinstance(v, str) and (len(v) > 12 or not re.fullmatch(r"[+-]?[0-9]+", v.strip())):
+        raise ConfigError(f"field {name} must be an integer, got {v[:20]!r}")
     try:
         iv = int(v)
-    except ValueError:
-        raise ConfigError(f"field {name} must be an integer, got {v!r}") from None
+    except (ValueError, OverflowError):
+        raise ConfigError(f"field {name} must be an integer, got {str(v)[:20]!r}") from None
     if isinstance(v, float) and v != iv:
         raise ConfigError(f"field {name} must be an integer, got {v!r}")
-    return iv
+    return _bounded(name, iv, "field")

@@ -1,28 +1,26 @@
-"""The viewer's working state over one results folder: rounds, working map, actions.
+"""The viewer's state over one folder: display caches and the "fit again" job thread.
 
-A :class:`Workspace` is what ``difffit view RESULTS_DIR`` serves. Everything it writes goes
-inside ``RESULTS_DIR``::
+A :class:`Workspace` is what ``difffit view DIR`` serves. ``DIR`` is a results folder (of
+``difffit fit``) or a composite run folder. The rounds, the working map and the undo history
+are a run folder's (:class:`difffit.io.folders.RunFolder`, the layout ``difffit composite``
+writes; a viewer session over a results folder is a run folder in that folder, whose round 0
+is the results folder), and every action is a step of :class:`difffit.composite.session.RunSession`:
 
-    RESULTS_DIR/                 round 0: the results of ``difffit fit`` (never modified)
-      rounds/01/, rounds/02/ …   "fit again" rounds: results folders of the same format, fitted
-                                 into the working map of their time
-      working/map_001.mrc …      the working map after each zeroing (full resolution)
-      working/history.json       the stack of zeroings (undo pops it), so that a restarted
-                                 viewer carries on where the last one stopped
-      saved/                     models saved from the page (mmCIF)
+* Zero (accept) a cluster: :meth:`RunSession.accept` — zero it, complete a round;
+* Undo: :meth:`RunSession.undo` — the last round goes;
+* Fit again: :meth:`RunSession.propose` — a new round's fit into the working map, with the
+  run's level and resolution, in a thread;
+* Save a model: ``DIR/saved/``.
 
-The working map starts as the map the results name (``manifest.map.path``); "zero" subtracts a
-fitted structure's simulated density through :func:`difffit.composite.zero_fit` and pushes the
-new map; "undo" pops it. The contour level and the resolution are those of round 0.
-
-Thread safety: the HTTP server calls a workspace from several threads; every public method
-takes the workspace's lock, except that a fit runs in its own thread without it.
+A folder written by the viewer of format 1 (``rounds/NN/``, ``working/history.json``) opens
+read-only. Thread safety: the HTTP server calls a workspace from several threads; every public
+method takes the workspace's lock, except that a fit runs in its own thread without it (and no
+zero or undo is taken while it runs).
 """
 
 from __future__ import annotations
 
-import csv
-import json
+import dataclasses
 import logging
 import os
 import re
@@ -37,12 +35,13 @@ from typing import Any
 
 import numpy as np
 
+from difffit.composite.session import RunSession
 from difffit.density.map import DensityMap
 from difffit.errors import ConfigError, DiffFitError, ResultsError
-from difffit.geometry import RigidTransform
-from difffit.io.atomic import atomic_write_text
-from difffit.results import TRANSFORM_COLUMNS, read_clusters_csv, read_manifest
-from difffit.structure import Structure
+from difffit.io.assembly import placed_model_cif
+from difffit.io.folders import RoundRecord, RunFolder, legacy_viewer_session
+from difffit.io.results import load_results, results_files
+from difffit.results import TRANSFORM_COLUMNS, FitResult
 from difffit.viewer.display import (
     DISPLAY_MAX_VOXELS,
     DISPLAY_MAX_VOXELS_SOFTWARE,
@@ -52,7 +51,6 @@ from difffit.viewer.display import (
     fit_centres_xyz,
     n_voxels_above,
     points_mmcif,
-    transforms_flat,
 )
 
 __all__ = ["FitJob", "Round", "Workspace"]
@@ -74,35 +72,24 @@ def _safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)[:80] or "model"
 
 
-def _write_json(path: Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(data, indent=1) + "\n")
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Round:
-    """One results folder of the session: round 0 is RESULTS_DIR, round n is rounds/NN."""
+    """One fit of the session: round 0 is the results folder, round n a run folder's round."""
 
     id: int
     folder: Path
-    manifest: dict[str, Any]
-    clusters: tuple[dict[str, Any], ...]
+    result: FitResult
 
     @property
     def label(self) -> str:
-        names = ", ".join(s["name"] for s in self.manifest.get("structures", []))
+        names = ", ".join(s.name for s in self.result.structures)
         return f"round {self.id}: {names}" if self.id else f"fit: {names}"
 
-    def cluster(self, rank: int) -> dict[str, Any]:
-        for row in self.clusters:
-            if int(row["rank"]) == rank:
-                return row
+    def hit(self, rank: int):
+        for h in self.result.clusters:
+            if h.rank == rank:
+                return h
         raise ConfigError(f"round {self.id} has no cluster of rank {rank}")
-
-    def structure_entry(self, name: str) -> dict[str, Any]:
-        for s in self.manifest.get("structures", []):
-            if s["name"] == name:
-                return s
-        raise ResultsError(f"{self.folder}: manifest names no structure {name!r}")
 
 
 @dataclass
@@ -144,7 +131,7 @@ class Workspace:
     Parameters
     ----------
     results_dir : path
-        A difffit results folder (with ``manifest.json``).
+        A difffit results folder (with ``manifest.json``) or a composite run folder.
     display_max_voxels, display_max_voxels_software : int
         Maps with a longer edge are block-averaged before they are sent to the browser (the
         second for a browser that renders in software); the page asks for one or the other.
@@ -160,16 +147,21 @@ class Workspace:
         self.root = Path(results_dir).resolve()
         if not self.root.is_dir():
             raise ResultsError(f"{results_dir}: no such results folder")
-        self.base = self._load_round(0, self.root)
-        self.level = float(self.base.manifest["level"])
-        self.resolution = float(self.base.manifest["resolution"])
-        map_path = self.base.manifest.get("map", {}).get("path")
-        if not map_path:
-            raise ResultsError(f"{self.root}/manifest.json: names no map (map.path)")
-        self.original_map_path = Path(map_path)
+        self._legacy = None
+        if not RunFolder.exists(self.root):
+            self._legacy = legacy_viewer_session(self.root)
+        self._run = RunSession(
+            RunFolder.open(self.root)
+            if RunFolder.exists(self.root)
+            else RunFolder.for_results(self.root)
+        )
+        folder = self._run.folder
+        self.level = folder.level
+        self.resolution = folder.resolution
+        self.original_map_path = folder.map_path
         if not self.original_map_path.exists():
             raise ResultsError(
-                f"{self.root}/manifest.json: its map {map_path} does not exist any more "
+                f"{self.root}: its map {self.original_map_path} does not exist any more "
                 "(put it back, or fit again)"
             )
         self.display_max_voxels = display_max_voxels
@@ -178,38 +170,27 @@ class Workspace:
         self._maps: dict[str, DensityMap] = {}  # path -> map
         self._display: dict[tuple[int, Any], Any] = {}  # (version, max voxels) -> (bytes, info)
         self._version = 0  # counts changes of the working map in this session (cache key)
-        self._structures: dict[tuple[str, str, tuple[str, ...]], Structure] = {}
         self._models: OrderedDict[tuple[int, int], str] = OrderedDict()
-        self._rounds: dict[int, tuple[float, Round]] = {0: (0.0, self.base)}
+        self._rounds: dict[int, tuple[float, Round]] = {}
         self._jobs: dict[int, FitJob] = {}
-        self._history = self._read_history()
 
     # ------------------------------------------------------------------ rounds
-    @staticmethod
-    def _load_round(rid: int, folder: Path) -> Round:
-        man = read_manifest(folder)
-        rows = read_clusters_csv(folder / "clusters.csv")
-        for r in rows:
-            r.pop("transform", None)
-        return Round(rid, folder, man, tuple(rows))
+    def _fit_folders(self) -> dict[int, Path]:
+        if self._legacy is not None:
+            return {0: self.root, **self._legacy.fits}
+        folder = self._run.folder
+        return {i: folder.fit_dir(i) for i in folder.fit_rounds()}
 
     def rounds(self) -> list[Round]:
-        """Round 0 and every complete round under ``rounds/`` (rescanned each call)."""
+        """Every fit of the session, round 0 first (rescanned each call)."""
         with self._lock:
-            out = [self.base]
-            rdir = self.root / "rounds"
-            if rdir.is_dir():
-                for sub in sorted(rdir.iterdir()):
-                    if not (
-                        sub.is_dir() and sub.name.isdigit() and (sub / "manifest.json").exists()
-                    ):
-                        continue
-                    rid = int(sub.name)
-                    mtime = (sub / "manifest.json").stat().st_mtime
-                    cached = self._rounds.get(rid)
-                    if cached is None or cached[0] != mtime:
-                        self._rounds[rid] = (mtime, self._load_round(rid, sub))
-                    out.append(self._rounds[rid][1])
+            out = []
+            for rid, path in self._fit_folders().items():
+                mtime = (path / "manifest.json").stat().st_mtime
+                cached = self._rounds.get(rid)
+                if cached is None or cached[0] != mtime or cached[1].folder != path:
+                    self._rounds[rid] = (mtime, Round(rid, path, load_results(path)))
+                out.append(self._rounds[rid][1])
             return out
 
     def round(self, rid: int) -> Round:
@@ -218,42 +199,22 @@ class Workspace:
                 return r
         raise ConfigError(f"no round {rid} in {self.root}")
 
-    def structure_sources(self) -> dict[str, dict[str, Any]]:
-        """Every structure the rounds name: name -> manifest entry (path, chains, centre)."""
-        out: dict[str, dict[str, Any]] = {}
-        for r in self.rounds():
-            for s in r.manifest.get("structures", []):
-                out.setdefault(s["name"], s)
-        return out
-
-    def _structure(self, entry: dict[str, Any]) -> Structure:
-        from difffit.io.structures import read_structure
-
-        path = entry.get("path")
-        if not path:
-            raise ResultsError(f"structure {entry['name']}: the manifest has no path for it")
-        chains = tuple(entry.get("chains") or ())
-        key = (entry["name"], path, chains)
-        if key not in self._structures:
-            self._structures[key] = read_structure(
-                path, chains=list(chains) or None, name=entry["name"]
-            )
-        return self._structures[key]
+    def _history(self) -> tuple[RoundRecord, ...]:
+        return self._legacy.history if self._legacy is not None else self._run.folder.rounds
 
     # ------------------------------------------------------------------ the table
     def session(self) -> dict[str, Any]:
         """What the page needs to draw itself (everything but the bulky data)."""
         with self._lock:
             rounds = self.rounds()
-            wm = self._history[-1] if self._history else None
-            search = self.base.manifest.get("options", {}).get("search", {})
+            search = self._run.config.fit.search
             return {
                 "results_dir": str(self.root),
                 "level": self.level,
                 "resolution": self.resolution,
                 "map": {
                     "version": self._version,
-                    "path": wm["map"] if wm else str(self.original_map_path),
+                    "path": self.working_map_path(),
                     "original": str(self.original_map_path),
                     **self.map_facts(),
                     "display_max_voxels": {
@@ -261,30 +222,34 @@ class Workspace:
                         "low": self.display_max_voxels_software,
                     },
                 },
-                "history": [dict(h) for h in self._history],
+                "history": [_history_entry(h) for h in self._history()],
                 "rounds": [
                     {
                         "id": r.id,
                         "label": r.label,
-                        "n_clusters": len(r.clusters),
-                        "n_fits": r.manifest.get("n_fits"),
-                        "structures": [s["name"] for s in r.manifest.get("structures", [])],
+                        "n_clusters": len(r.result.clusters),
+                        "n_fits": len(r.result.fits["fit_id"]),
+                        "structures": [s.name for s in r.result.structures],
                     }
                     for r in rounds
                 ],
-                "structures": sorted(self.structure_sources()),
+                "structures": sorted(s.name for s in self._run.folder.structures),
                 "point_metrics": list(POINT_METRICS),
-                "options": {k: search.get(k) for k in ("n_rotations", "n_positions")},
+                "options": {"n_rotations": search.n_rotations, "n_positions": search.n_positions},
                 "jobs": [j.public() for j in self._jobs.values()],
             }
 
     def clusters(self, rid: int) -> dict[str, Any]:
         """The cluster table of a round: the columns shown, and one row per cluster."""
         r = self.round(rid)
-        present = set(r.clusters[0]) if r.clusters else set()
+        rows = [h.row() for h in r.result.clusters]
+        present = set(rows[0]) if rows else set()
         cols = [c for c in TABLE_COLUMNS if c in present]
-        rows = [{c: _json_value(row[c]) for c in cols} for row in r.clusters]
-        return {"round": rid, "columns": cols, "rows": rows}
+        return {
+            "round": rid,
+            "columns": cols,
+            "rows": [{c: _json_value(row[c]) for c in cols} for row in rows],
+        }
 
     # ------------------------------------------------------------------ maps
     def _read_map(self, path: str) -> DensityMap:
@@ -295,14 +260,20 @@ class Workspace:
         return self._maps[path]
 
     def working_map_path(self) -> str:
+        """The working map: relative to the folder when inside it."""
         with self._lock:
-            return self._history[-1]["map"] if self._history else str(self.original_map_path)
+            p = self._working_map_full()
+            return str(p.relative_to(self.root)) if p.is_relative_to(self.root) else str(p)
+
+    def _working_map_full(self) -> Path:
+        if self._legacy is not None:
+            h = self._legacy.history
+            return self.root / h[-1].working_map if h else self.original_map_path
+        return self._run.folder.working_map_path().resolve()
 
     def working_map(self) -> DensityMap:
         with self._lock:
-            p = self.working_map_path()
-            full = self.root / p if not os.path.isabs(p) else Path(p)
-            return self._read_map(str(full))
+            return self._read_map(str(self._working_map_full()))
 
     def map_facts(self) -> dict[str, Any]:
         """Facts about the working map (full resolution): shape, voxels above the level, range."""
@@ -365,9 +336,6 @@ class Workspace:
         self.display_map(self.display_max_voxels_software)
 
     # ------------------------------------------------------------------ models and points
-    def _transform(self, row: dict[str, Any]) -> RigidTransform:
-        return RigidTransform.from_r_t_flat([float(row[c]) for c in TRANSFORM_COLUMNS])
-
     def model_cif(self, rid: int, rank: int) -> tuple[str, str]:
         """The fitted model of a cluster as mmCIF text, and a file name for it.
 
@@ -376,33 +344,21 @@ class Workspace:
         """
         with self._lock:
             r = self.round(rid)
-            row = r.cluster(rank)
-            name = f"r{rid:02d}_rank_{rank:03d}_{_safe_name(str(row['structure']))}.cif"
+            hit = r.hit(rank)
+            name = f"r{rid:02d}_rank_{rank:03d}_{_safe_name(hit.structure)}.cif"
             key = (rid, rank)
             if key in self._models:
                 self._models.move_to_end(key)
                 return self._models[key], name
-            text = None
-            for m in r.manifest.get("models", []):
-                if int(m.get("rank", -1)) == rank and m.get("cif"):
-                    p = (r.folder / m["cif"]).resolve()
-                    if p.is_relative_to(r.folder) and p.exists():
-                        text = p.read_text()
-                    break
-            if text is None:
-                text = self._model_text(r, row)
+            path = results_files(r.folder).models.get(rank)
+            if path is not None and path.exists():
+                text = path.read_text()
+            else:
+                text = placed_model_cif(self._run.structure(hit.structure), hit.transform)
             self._models[key] = text
             while len(self._models) > 64:
                 self._models.popitem(last=False)
             return text, name
-
-    def _model_text(self, r: Round, row: dict[str, Any]) -> str:
-        from difffit.io.structures import transformed_model
-
-        st = self._structure(r.structure_entry(str(row["structure"])))
-        model = transformed_model(st, self._transform(row))
-        model.setup_entities()
-        return model.make_mmcif_document().as_string()
 
     def points(self, rid: int, metric: str = "score") -> dict[str, Any]:
         """Every placement of a round as a point (the structure centre it gives), coloured by
@@ -414,27 +370,27 @@ class Workspace:
             raise ConfigError(f"metric must be one of {', '.join(POINT_METRICS)}, got {metric!r}")
         with self._lock:
             r = self.round(rid)
-            path = r.folder / "fits.csv"
-            if not path.exists():
-                return {"round": rid, "metric": metric, "n": 0, "cif": "", "min": 0.0, "max": 0.0}
-            with path.open(newline="") as fh:
-                rows = list(csv.DictReader(fh))
-            entries = {s["name"]: (i, s) for i, s in enumerate(r.manifest.get("structures", []))}
-            centres, values, groups, ids, ranks = [], [], [], [], []
-            by_structure: dict[str, list[dict[str, str]]] = {}
-            for row in rows:
-                by_structure.setdefault(row["structure"], []).append(row)
-            for name, srows in by_structure.items():
+            fits = r.result.fits
+            entries = {s.name: (i, s) for i, s in enumerate(r.result.structures)}
+            names = list(dict.fromkeys(fits["structure"].tolist()))
+            flat = np.stack(
+                [np.asarray(fits[c], dtype=np.float64) for c in TRANSFORM_COLUMNS], axis=1
+            )
+            centres: list[np.ndarray] = []
+            values: list[np.ndarray] = []
+            groups: list[str] = []
+            ids: list[int] = []
+            ranks: list[int] = []
+            for name in names:
                 if name not in entries:
                     continue
                 idx, entry = entries[name]
-                centres.append(
-                    fit_centres_xyz(transforms_flat(srows, TRANSFORM_COLUMNS), entry["centre_xyz"])
-                )
-                values.append(np.array([_float(x[metric]) for x in srows]))
-                groups.extend([_chain_name(idx)] * len(srows))
-                ids.extend(int(x["fit_id"]) for x in srows)
-                ranks.extend(_int_or_none(x.get("cluster_rank")) for x in srows)
+                sel = np.flatnonzero(fits["structure"] == name)
+                centres.append(fit_centres_xyz(flat[sel], np.asarray(entry.centre_xyz)))
+                values.append(np.asarray(fits[metric], dtype=np.float64)[sel])
+                groups.extend([_chain_name(idx)] * len(sel))
+                ids.extend(int(i) for i in fits["fit_id"][sel])
+                ranks.extend(int(k) for k in fits["cluster_rank"][sel])
             if not centres:
                 return {"round": rid, "metric": metric, "n": 0, "cif": "", "min": 0.0, "max": 0.0}
             cif, lo, hi = points_mmcif(
@@ -447,89 +403,46 @@ class Workspace:
             }  # fmt: skip
 
     # ------------------------------------------------------------------ actions
+    def _check_writable(self) -> None:
+        if self._legacy is not None:
+            raise ConfigError(
+                f"{self.root} holds a session of an older difffit viewer (rounds/, working/): "
+                "it opens read-only; move those folders away to start a new session here"
+            )
+        if any(j.state in ("queued", "running") for j in self._jobs.values()):
+            raise ConfigError("a fit is running; wait for it to finish")
+
     def save_model(self, rid: int, rank: int) -> dict[str, Any]:
-        """Write a cluster's fitted model to ``RESULTS_DIR/saved/``."""
+        """Write a cluster's fitted model to ``DIR/saved/``."""
         with self._lock:
             text, name = self.model_cif(rid, rank)
-            out = self.root / "saved" / name
-            out.parent.mkdir(exist_ok=True)
-            atomic_write_text(out, text)
+            out = self._run.folder.save_model(name, text)
             log.info("saved %s", out)
             return {"path": str(out), "name": name, "relative": str(out.relative_to(self.root))}
 
     def zero(self, rid: int, rank: int) -> dict[str, Any]:
-        """Zero a cluster's fitted structure out of the working map; push the new map."""
-        try:
-            from difffit.composite import zero_fit
-        except ImportError as exc:
-            raise DiffFitError(
-                f"zeroing needs difffit.composite.zero_fit, which this difffit lacks ({exc})"
-            ) from None
-        from difffit.io.maps import write_map
-
+        """Accept a cluster: zero its fitted structure out of the working map (a new round)."""
         with self._lock:
-            r = self.round(rid)
-            row = r.cluster(rank)
-            st = self._structure(r.structure_entry(str(row["structure"])))
-            before = self.working_map()
-            result = zero_fit(before, st, self._transform(row), resolution=self.resolution)
-            n = len(self._history) + 1
-            rel = f"working/map_{n:03d}.mrc"
-            out = self.root / rel
-            out.parent.mkdir(exist_ok=True)
-            write_map(result.map, out, overwrite=True)
-            self._maps[str(out)] = result.map
-            entry = {
-                "map": rel,
-                "round": rid,
-                "rank": rank,
-                "structure": str(row["structure"]),
-                "n_voxels_zeroed": int(result.n_voxels_zeroed),
-                "n_above_before": n_voxels_above(before, self.level),
-                "n_above_after": n_voxels_above(result.map, self.level),
-                "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            }
-            self._history.append(entry)
+            self._check_writable()
+            self.round(rid).hit(rank)
+            self._run.accept([(rid, rank)])
             self._version += 1
-            self._write_history()
-            log.info("zeroed %s (round %d rank %d): %s", entry["structure"], rid, rank, rel)
+            entry = _history_entry(self._run.folder.rounds[-1])
+            log.info(
+                "zeroed %s (round %d rank %d): %s", entry["structure"], rid, rank, entry["map"]
+            )
             return {**entry, "version": self._version}
 
     def undo(self) -> dict[str, Any]:
-        """Drop the last zeroing: the working map goes back to the one before."""
+        """Drop the last round: the working map goes back to the one before."""
         with self._lock:
-            if not self._history:
+            self._check_writable()
+            if not self._run.folder.rounds:
                 raise ConfigError("nothing to undo: the working map is the original map")
-            entry = self._history.pop()
+            undone = self._run.undo()
             self._version += 1
-            self._write_history()
-            p = self.root / entry["map"]
-            self._maps.pop(str(p), None)
-            p.unlink(missing_ok=True)
-            return {"undone": entry, "version": self._version}
-
-    def _history_path(self) -> Path:
-        return self.root / "working" / "history.json"
-
-    def _read_history(self) -> list[dict[str, Any]]:
-        p = self._history_path()
-        if not p.exists():
-            return []
-        try:
-            data = json.loads(p.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ResultsError(
-                f"{p}: unreadable ({exc}); move it away to start from the original map"
-            ) from None
-        hist = [h for h in data.get("zeroed", []) if (self.root / h["map"]).exists()]
-        return hist
-
-    def _write_history(self) -> None:
-        p = self._history_path()
-        p.parent.mkdir(exist_ok=True)
-        _write_json(
-            p, {"format": "difffit-viewer-history", "format_version": 1, "zeroed": self._history}
-        )
+            self._maps.pop(str((self.root / undone.working_map).resolve()), None)
+            return {"undone": _history_entry(undone), "version": self._version}
 
     # ------------------------------------------------------------------ fit again
     def start_fit(
@@ -543,75 +456,53 @@ class Workspace:
     ) -> FitJob:
         """Fit ``structures`` (names known to the session) into the working map, in a thread.
 
-        The options are round 0's, with the contour level fixed to round 0's (the zeroed map
-        would give another automatic level), and the counts given here. The results go to
-        ``rounds/NN/`` as a results folder.
-        """
-        from difffit.config import FitConfig
-
-        sources = self.structure_sources()
+        A new round of the run (:meth:`RunSession.propose`): the run's options with the counts
+        given here; the level and resolution are the run's."""
+        known = [s.name for s in self._run.folder.structures]
         if not structures:
             raise ConfigError("choose at least one structure to fit")
-        unknown = [s for s in structures if s not in sources]
+        unknown = [s for s in structures if s not in known]
         if unknown:
             raise ConfigError(
-                f"unknown structures {', '.join(unknown)} (known: {', '.join(sorted(sources))})"
+                f"unknown structures {', '.join(unknown)} (known: {', '.join(sorted(known))})"
             )
-        config = FitConfig.from_dict(self.base.manifest.get("options", {}))
-        search = config.search
+        config = self._run.config
+        search = config.fit.search
         if n_rotations is not None:
             search = search.replace(n_rotations=int(n_rotations))
         if n_positions is not None:
             search = search.replace(n_positions=int(n_positions))
-        config = config.replace(
-            prep=config.prep.replace(level=self.level),
-            search=search,
-            quality=config.quality.replace(resolution=self.resolution),
-        )
+        config = dataclasses.replace(config, fit=config.fit.replace(search=search))
         with self._lock:
-            if any(j.state in ("queued", "running") for j in self._jobs.values()):
-                raise ConfigError("a fit is running already; wait for it to finish")
-            rdir = self.root / "rounds"
-            rdir.mkdir(exist_ok=True)
-            used = [int(p.name) for p in rdir.iterdir() if p.name.isdigit()]
-            rid = max(used, default=0) + 1
-            (rdir / f"{rid:02d}").mkdir()
+            self._check_writable()
+            rid = self._run.next_proposal_index(keep_pending=True)
             job = FitJob(id=len(self._jobs) + 1, structures=tuple(structures), round_id=rid)
             self._jobs[job.id] = job
-            map_path = self.working_map_path()
-            map_full = self.root / map_path if not os.path.isabs(map_path) else Path(map_path)
-            density = self.working_map()
-            entries = [sources[s] for s in structures]
+            self._run.state  # noqa: B018 (read the working map now, under the lock)
         t = threading.Thread(
             target=self._run_fit,
-            args=(job, density, map_full, entries, config, seed, threads),
+            args=(job, config, seed, threads),
             name=f"difffit-fit-{job.id}",
             daemon=True,
         )
         t.start()
         return job
 
-    def _run_fit(self, job, density, map_path, entries, config, seed, threads) -> None:
-        from difffit.io.results import save_results
-        from difffit.search import fit
-
+    def _run_fit(self, job: FitJob, config, seed: int | None, threads: int | None) -> None:
         def progress(ev) -> None:
             job.stage, job.structure = ev.stage, ev.structure
             job.done, job.total = ev.done, ev.total
 
         job.state = "running"
         try:
-            with self._lock:
-                structures = [self._structure(e) for e in entries]
-            result = fit(
-                density, structures, config=config, seed=seed, threads=threads, progress=progress
-            )
-            folder = self.root / "rounds" / f"{job.round_id:02d}"
-            save_results(
-                result, folder, structures=structures, map_path=map_path,
-                command=f"difffit view: fit again into {map_path}",
+            proposal = self._run.propose(
+                to_fit=job.structures, fit_seed=seed, config=config, keep_pending=True,
+                threads=threads, progress=progress,
             )  # fmt: skip
-            job.message = f"{len(result.clusters)} clusters in rounds/{job.round_id:02d}"
+            job.message = (
+                f"{len(proposal.fit.clusters)} clusters in "
+                f"{self._run.folder.round_dir(proposal.index).name}"
+            )
             job.state = "done"
         except DiffFitError as exc:
             job.message = str(exc)
@@ -622,9 +513,6 @@ class Workspace:
             job.state = "failed"
         finally:
             job.finished = time.time()
-            folder = self.root / "rounds" / f"{job.round_id:02d}"
-            if job.state == "failed" and folder.is_dir() and not any(folder.iterdir()):
-                folder.rmdir()
 
     def job(self, job_id: int) -> dict[str, Any]:
         with self._lock:
@@ -641,18 +529,19 @@ class Workspace:
             time.sleep(0.05)
 
 
-def _float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        return float("nan")
-
-
-def _int_or_none(text: str | None) -> int | None:
-    try:
-        return int(text) if text not in (None, "") else None
-    except ValueError:
-        return None
+def _history_entry(h: RoundRecord) -> dict[str, Any]:
+    """A round of the undo history as the page shows it."""
+    src = h.sources[0] if h.sources else (None, None)
+    return {
+        "map": h.working_map,
+        "round": src[0],
+        "rank": src[1],
+        "structure": ", ".join(label.rsplit("#", 1)[0] for label in h.accepted),
+        "n_voxels_zeroed": h.n_voxels_zeroed,
+        "n_above_before": h.n_above_before,
+        "n_above_after": h.n_above_after,
+        "time": h.time,
+    }
 
 
 def _chain_name(i: int) -> str:

@@ -29,7 +29,7 @@ def test_islands_are_really_removed(rng):
     keep = prepare_map(m, PrepConfig(level=0.5, min_island_voxels=0))
     assert keep.footprint[2, 2, 2]
     mask = np.zeros((5, 5, 5), bool)
-    mask[0, 0, 0] = mask[2:5, 2:5, 2:5].all() or True
+    mask[0, 0, 0] = True
     mask[2:5, 2:5, 2:5] = True
     out, n, nv = remove_islands(mask, 2)
     assert n == 1 and nv == 1 and out.sum() == 27
@@ -85,3 +85,32 @@ def test_level_errors(rng):
         PrepConfig(negative_value=0.5)
     with pytest.raises(ConfigError, match="constant"):
         auto_level(DensityMap(np.ones((4, 4, 4)), 1.0))
+
+
+@pytest.mark.parametrize("where", ["middle", "corner"])
+@pytest.mark.parametrize(
+    ("n_smooth", "kernel", "weights"),
+    [(0, 5, None), (1, 3, None), (2, 5, (1.0, 0.0, 3.0)), (3, 7, None)],
+)
+@pytest.mark.parametrize("voxel", [(1.0, 1.0, 1.0), (0.7, 1.3, 2.0)])
+def test_crop_changes_no_value_for_any_smoothing_or_grid(
+    rng, where, n_smooth, kernel, weights, voxel
+):
+    """Cropped target = uncropped construction at every voxel, with the block in the middle or
+    touching the box's edge, for any smoothing, weights and (anisotropic) voxel size."""
+    from difffit.density.prepare import smoothed_copies
+
+    d = rng.normal(scale=0.05, size=(24, 22, 20))
+    block = (slice(8, 14), slice(7, 13), slice(6, 12)) if where == "middle" else (slice(0, 6),) * 3
+    d[block] += 1.0
+    m = DensityMap(d, voxel, (-20.0, 3.0, 7.5))
+    cfg = PrepConfig(
+        level=0.5, n_smooth=n_smooth, smooth_kernel_size=kernel, smooth_weights=weights
+    )
+    p = prepare_map(m, cfg)
+    w = np.asarray(cfg.weights)
+    full = sum(wk * c for wk, c in zip(w, smoothed_copies(p.normalised.data, cfg), strict=True))
+    full = full / w.sum()
+    pts = m.voxel_centres_xyz(np.ones(m.shape_zyx, bool))
+    assert np.allclose(p.target.voxel_size_xyz, m.voxel_size_xyz)
+    assert np.allclose(p.target.sample(pts, outside=cfg.negative_value), full.ravel(), atol=1e-6)
