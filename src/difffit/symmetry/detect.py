@@ -549,7 +549,7 @@ def _refine(
         d = np.array(
             [x[-3 if not cyclic else -2], x[-2 if not cyclic else -1], 0.0 if cyclic else x[-1]]
         )
-        f = frame @ axis_angle_matrix(w, np.linalg.norm(w)) if np.any(w) else frame
+        f = frame @ axis_angle_matrix(w, float(np.linalg.norm(w))) if np.any(w) else frame
         return f, centre + frame @ d * wm.voxel
 
     def cost(x):
