@@ -132,6 +132,11 @@ class SearchMap:
         return self.prepared.source
 
     @property
+    def background(self) -> float:
+        """The map's background: metrics are relative to it (``PreparedMap.background``)."""
+        return self.prepared.background
+
+    @property
     def level(self) -> float:
         """Contour level (map units)."""
         return self.prepared.level
@@ -153,7 +158,12 @@ def prepare_search_map(
         sampler=VolumeSampler.from_map(
             prepared.target, outside=prepared.config.negative_value, device=device
         ),
-        refine_map=refinement_map(raw, config.refine.smooth_sigma),
+        # relative to the background: beyond the box refinement sees the background, and an
+        # offset map scales the step sizes as the map itself (refine_poses scales by max |v|)
+        refine_map=refinement_map(
+            raw if prepared.background == 0.0 else raw.with_data(raw.data - prepared.background),
+            config.refine.smooth_sigma,
+        ),
         footprint_xyz=raw.voxel_centres_xyz(prepared.footprint),
         resolution=config.quality.resolution or default_resolution(raw),
         voxel=float(raw.voxel_size_xyz.min()),
@@ -428,8 +438,9 @@ def score_placements(
     probe = targets.probe.subsample(PROBE_POINTS_ALL_FITS)
     rot = quat_to_matrix(placements.quat_wxyz)
     m = quality_metrics(
-        search_map.source, search_map.level, targets.all_xyz, probe, rot, placements.centre_xyz
-    )
+        search_map.source, search_map.level, targets.all_xyz, probe, rot, placements.centre_xyz,
+        background=search_map.background,
+    )  # fmt: skip
     return Fits(
         structure_index=np.full(len(placements.score), placements.structure_index),
         rotation_index=placements.rotation_index,
@@ -495,8 +506,9 @@ def cluster_fits(
     q = fits.quat_wxyz[cl.leaders].copy()
     t = fits.centre_xyz[cl.leaders].copy()
     exact = quality_metrics(
-        search_map.source, search_map.level, targets.all_xyz, targets.probe, quat_to_matrix(q), t
-    )
+        search_map.source, search_map.level, targets.all_xyz, targets.probe, quat_to_matrix(q), t,
+        background=search_map.background,
+    )  # fmt: skip
     return StructureClusters(
         structure_index=targets.index,
         leaders=cl.leaders,
@@ -620,7 +632,7 @@ def refine_clusters(
         refined[top] = True
         rm = quality_metrics(
             search_map.source, search_map.level, targets.all_xyz, targets.probe,
-            quat_to_matrix(rq), rt,
+            quat_to_matrix(rq), rt, background=search_map.background,
         )  # fmt: skip
         for k in METRICS:
             m[k][top] = rm[k]
