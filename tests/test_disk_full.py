@@ -121,3 +121,20 @@ def test_a_writer_raising_enospc(case, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(structures, "atomic_write_bytes", real)
     assert main(["fit", str(mp), str(sp), "--out", str(out), "--seed", "1", *FAST]) == 0
     assert shutil.disk_usage(out).free > 0
+
+
+def test_screen_on_a_full_disk_resumes(small_disk, tmp_path, capsys):
+    from tests.screen_cases import FAST_ARGS, make_library
+
+    mp, lib = make_library(tmp_path / "lib")
+    out = small_disk / "screen"
+    argv = ["screen", str(mp), str(lib), "--out", str(out), "--seed", "5", *FAST_ARGS, "-q",
+            "--threads", "1", "--workers", "1"]  # fmt: skip
+    filler = _fill(small_disk)
+    assert main(argv) == 2
+    err = _errors(capsys.readouterr().err)
+    assert len(err) == 1 and err[0].startswith("difffit: error: no space left on"), err
+    assert _parts(small_disk) == []
+    filler.unlink()
+    assert main(argv) == 0
+    assert (out / "candidates.csv").is_file()
