@@ -79,3 +79,18 @@ def test_the_cli_shows_the_warnings(rng, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "difffit: the map's voxel values are skewed" in err
     assert "difffit: --resolution 3 Å is finer" in err
+
+
+def test_search_cost_warnings(caplog):
+    from difffit.fitting.optimise import Phase
+    from difffit.fitting.pipeline import search_cost_warnings
+
+    xyz = np.zeros((5000, 3))
+    small = [Phase(xyz[:50], 10), Phase(xyz[:200], 40, n_keep=100), Phase(xyz, 60, n_keep=20)]
+    assert search_cost_warnings("toy", 1000, small) == []
+    # 1e6 starts x 5000 atoms x 300 steps = 1.5e12 atom-steps; 1e6 x 5000 x 48 B = 224 GiB
+    big = [Phase(xyz, 300)]
+    with caplog.at_level(logging.WARNING, logger="difffit"):
+        w = search_cost_warnings("big", 1_000_000, big)
+    assert len(w) == 2 and "1.5e+12 atom-steps" in w[0] and "224 GiB" in w[1]
+    assert "fewer --rotations" in w[0] and len(_warnings(caplog)) == 2

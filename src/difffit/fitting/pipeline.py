@@ -60,6 +60,12 @@ INVERTED_SKEW = -0.5
 FOOTPRINT_FRACTION = 0.5
 #: Atoms closer than this (Å) to their plane make a flat structure (a warning).
 FLAT_THICKNESS = 0.5
+#: A search of more atom-steps (placements x atoms x steps, summed over the phases) than this
+#: is warned about: at the order of 1e8-1e9 atom-steps per second per CPU core, hours.
+MAX_ATOM_STEPS = 1e12
+#: A search whose largest arrays (placements x atoms x 3 coordinates, float32, with their
+#: gradients and the sampled values: 4 such arrays) need more bytes than this is warned about.
+MAX_SEARCH_BYTES = 16 * 2**30
 
 __all__ = [
     "POSITIONS_PER_VOLUME",
@@ -192,6 +198,31 @@ def map_warnings(prepared: PreparedMap, resolution: float) -> list[str]:
         out.append(
             f"--resolution {resolution:g} Å is finer than the voxel size allows (2 x "
             f"{nyquist / 2:.3g} Å = {nyquist:.3g} Å); give --resolution {nyquist:.3g} or coarser"
+        )
+    for w in out:
+        log.warning("%s", w)
+    return out
+
+
+def search_cost_warnings(name: str, n_starts: int, phases: Sequence[Phase]) -> list[str]:
+    """Warn (and return the lines) when a search would take far too long
+    (:data:`MAX_ATOM_STEPS`) or need far too much memory (:data:`MAX_SEARCH_BYTES`)."""
+    n, atom_steps, peak = n_starts, 0.0, 0.0
+    for ph in phases:  # a phase keeps the best n_keep placements of the one before
+        n = min(n, ph.n_keep) if ph.n_keep else n
+        if ph.n_steps > 0:
+            atom_steps += float(n) * len(ph.xyz) * ph.n_steps
+            peak = max(peak, 4.0 * 3 * 4 * float(n) * len(ph.xyz))
+    out = []
+    if atom_steps > MAX_ATOM_STEPS:
+        out.append(
+            f"{name}: the search is {atom_steps:.2g} atom-steps (placements x atoms x steps), "
+            "hours on a CPU; use fewer --rotations / --positions / --steps, --selection ca, or a GPU"
+        )
+    if peak > MAX_SEARCH_BYTES:
+        out.append(
+            f"{name}: the search's arrays need about {peak / 2**30:.0f} GiB; use fewer "
+            "--rotations / --positions or --oversample, or --selection ca"
         )
     for w in out:
         log.warning("%s", w)
@@ -443,6 +474,7 @@ def optimise(
         Phase(targets.coarse_xyz, n_coarse, n_keep=n_pl),
         Phase(targets.search_xyz, n_steps - n_coarse, n_keep=n_fine),
     ]
+    search_cost_warnings(targets.structure.name, len(starts.quat_wxyz), phases)
     res = optimise_placements(
         search_map.sampler,
         phases,
