@@ -276,7 +276,8 @@ class ScreenStore:
 
 def _disk_full(exc: sqlite3.DatabaseError) -> bool:
     """SQLite's SQLITE_FULL ("database or disk is full")."""
-    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "is full" in str(exc)
+    full = getattr(sqlite3, "SQLITE_FULL", 13)  # the constant is in sqlite3 from Python 3.11
+    return getattr(exc, "sqlite_errorcode", None) == full or "is full" in str(exc)
 
 
 def _differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
