@@ -37,3 +37,19 @@ def test_copy(tmp_path):
     src = tmp_path / "src.txt"
     src.write_text("abc")
     assert atomic_copy(src, tmp_path / "dst.txt").read_text() == "abc"
+
+
+def test_a_full_disk_is_a_one_line_error_naming_file_and_device(tmp_path):
+    import errno
+
+    from difffit.io.atomic import DiskFullError, atomic_path
+
+    target = tmp_path / "out.csv"
+    with pytest.raises(DiskFullError) as e:
+        with atomic_path(target) as tmp:
+            tmp.write_text("partial")
+            raise OSError(errno.ENOSPC, "No space left on device", str(tmp))
+    msg = str(e.value)
+    assert msg.startswith("no space left on /") and f"writing {target}" in msg
+    assert "\n" not in msg
+    assert list(tmp_path.iterdir()) == []  # no .part, no target

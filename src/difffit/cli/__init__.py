@@ -77,6 +77,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DiffFitError as exc:
         print(f"difffit: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        from difffit.io.atomic import DISK_FULL_ERRNOS, disk_full_error
+
+        if exc.errno not in DISK_FULL_ERRNOS:  # a full disk outside atomic writes (mkdir, ...)
+            return _internal(args, exc)
+        print(f"difffit: error: {disk_full_error(exc.filename or '?')}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("difffit: interrupted", file=sys.stderr)
         return 130
@@ -87,11 +94,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 3
     except Exception as exc:  # an internal error: one line unless --debug
-        if args.debug:
-            raise
-        print(
-            f"difffit: internal error: {type(exc).__name__}: {exc} "
-            "(run with --debug for the traceback, and please report it)",
-            file=sys.stderr,
-        )
-        return 70
+        if _is_sqlite_full(exc):
+            print("difffit: error: no space left on the device of the results database "
+                  f"({exc}); free some space and run the same command again", file=sys.stderr)  # fmt: skip
+            return 2
+        return _internal(args, exc)
+
+
+def _is_sqlite_full(exc: BaseException) -> bool:
+    """SQLite's "database or disk is full" (the screen's store)."""
+    import sqlite3
+
+    return isinstance(exc, sqlite3.OperationalError) and "full" in str(exc)
+
+
+def _internal(args: argparse.Namespace, exc: BaseException) -> int:
+    if args.debug:
+        raise exc
+    print(
+        f"difffit: internal error: {type(exc).__name__}: {exc} "
+        "(run with --debug for the traceback, and please report it)",
+        file=sys.stderr,
+    )
+    return 70

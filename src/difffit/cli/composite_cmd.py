@@ -196,6 +196,15 @@ def _log_round(rnd, folder) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from difffit.io.locks import hold_folder
+
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ConfigError(f"--out {args.out}: exists and is not a folder")
+    with hold_folder(args.out):  # a second run into the same --out is refused, not mixed in
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from difffit.composite.session import RunSession
     from difffit.io import read_map, read_structure
     from difffit.io.folders import RunFolder

@@ -55,6 +55,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from difffit.io.locks import hold_folder
+
+    check_out_dir(Path(args.out), args.overwrite)
+    with hold_folder(args.out):  # a second run into the same --out is refused, not mixed in
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from difffit.io import read_map, read_structure
     from difffit.io.results import save_results
     from difffit.search import fit

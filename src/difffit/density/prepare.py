@@ -29,14 +29,40 @@ from difffit.config import PrepConfig
 from difffit.density.map import DensityMap
 from difffit.errors import ConfigError
 
-__all__ = ["PreparedMap", "auto_level", "prepare_map", "remove_islands"]
+__all__ = ["PreparedMap", "auto_level", "background_value", "prepare_map", "remove_islands"]
 
 _SUPPORT_EPS = 1e-3
 
 
-def auto_level(density: DensityMap, *, bins: int = 256) -> float:
-    """Otsu's threshold of the voxel-value histogram (the automatic contour level)."""
+#: At most this many voxels (evenly strided) give the background (the median).
+_BACKGROUND_SAMPLE = 1 << 21
+
+
+def background_value(density: DensityMap) -> float:
+    """The map's background: the median voxel value (of at most 2²¹ voxels, evenly strided).
+
+    Most of a cryo-EM box is solvent, so the median is the solvent's value: exactly 0 for the
+    masked and zero-mean maps of ``../shared/data`` (where it changes nothing), and ``c`` more
+    for the same map plus a constant ``c``. Scores are measured relative to it
+    (:func:`difffit.fitting.quality.quality_metrics`), so a constant offset changes no score.
+    """
     d = density.data.ravel()
+    step = max(1, -(-d.size // _BACKGROUND_SAMPLE))
+    return float(np.median(d[::step]))
+
+
+def auto_level(density: DensityMap, *, bins: int = 256, background: float | None = None) -> float:
+    """Otsu's threshold of the voxel-value histogram (the automatic contour level).
+
+    The histogram is taken of the values relative to the background (:func:`background_value`,
+    or ``background`` when given) in float64 when it is not 0, so that a map with a large
+    constant offset gets the same level plus the offset (float32 values near 1e4 have too few
+    distinct bin edges for numpy's histogram).
+    """
+    b = background_value(density) if background is None else float(background)
+    d = density.data.ravel()
+    if b != 0.0:
+        d = d.astype(np.float64) - b
     lo, hi = float(d.min()), float(d.max())
     if hi <= lo:
         raise ConfigError("the map is constant: no automatic level exists; give --level")
@@ -48,7 +74,7 @@ def auto_level(density: DensityMap, *, bins: int = 256) -> float:
     m0 = s0 / np.maximum(w0, 1)
     m1 = (s0[-1] - s0) / np.maximum(w1, 1)
     between = w0 * w1 * (m0 - m1) ** 2
-    return float(centres[int(np.argmax(between))])
+    return float(centres[int(np.argmax(between))]) + b
 
 
 def remove_islands(mask_zyx: np.ndarray, min_voxels: int) -> tuple[np.ndarray, int, int]:
@@ -92,6 +118,8 @@ class PreparedMap:
         every value would be ``negative_value``, which the search uses beyond the box).
     n_islands_removed, n_voxels_removed : int
     config : PrepConfig
+    background : float
+        The map's background (:func:`background_value`, map units): scores are relative to it.
     """
 
     source: DensityMap
@@ -103,6 +131,7 @@ class PreparedMap:
     n_islands_removed: int
     n_voxels_removed: int
     config: PrepConfig
+    background: float = 0.0
 
     @property
     def footprint_volume(self) -> float:
@@ -147,8 +176,9 @@ def prepare_map(density: DensityMap, config: PrepConfig | None = None) -> Prepar
     config = config or PrepConfig()
     data = density.data
     dmax = float(data.max())
+    background = background_value(density)
     if config.level is None:
-        level = auto_level(density)
+        level = auto_level(density, background=background)
         rule = "automatic: Otsu threshold of the voxel histogram"
     else:
         level = float(config.level)
@@ -205,4 +235,5 @@ def prepare_map(density: DensityMap, config: PrepConfig | None = None) -> Prepar
         n_islands_removed=n_isl,
         n_voxels_removed=n_vox,
         config=config,
+        background=background,
     )

@@ -27,6 +27,7 @@ never changes.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -45,6 +46,26 @@ from difffit.fitting.starts import make_starts
 from difffit.geometry import quat_to_matrix
 from difffit.ranking import rank_order, sort_key
 from difffit.structure import ATOM_VOLUME, Structure
+
+log = logging.getLogger(__name__)
+
+#: A map whose voxel values are skewed below this is taken as of inverted contrast (protein
+#: dark). The maps of ``../shared/data`` that have a structure to fit have skew 2.3 .. 40 and
+#: the I/O test maps 0.88 (EMD-3001) and -0.03 (EMD-3197, 20³ voxels of 11.4 Å, almost all
+#: density); the same maps negated have skew -0.88 .. -40.
+INVERTED_SKEW = -0.5
+#: A footprint larger than this fraction of the box is warned about (the level is too low,
+#: the contrast inverted, or the box has no solvent). The fitting maps of ``../shared/data``
+#: have 0.1 .. 15 %; EMD-3001 31 %; EMD-3197 (a reader test only) 52 %.
+FOOTPRINT_FRACTION = 0.5
+#: Atoms closer than this (Å) to their plane make a flat structure (a warning).
+FLAT_THICKNESS = 0.5
+#: A search of more atom-steps (placements x atoms x steps, summed over the phases) than this
+#: is warned about: at the order of 1e8-1e9 atom-steps per second per CPU core, hours.
+MAX_ATOM_STEPS = 1e12
+#: A search whose largest arrays (placements x atoms x 3 coordinates, float32, with their
+#: gradients and the sampled values: 4 such arrays) need more bytes than this is warned about.
+MAX_SEARCH_BYTES = 16 * 2**30
 
 __all__ = [
     "POSITIONS_PER_VOLUME",
@@ -132,6 +153,11 @@ class SearchMap:
         return self.prepared.source
 
     @property
+    def background(self) -> float:
+        """The map's background: metrics are relative to it (``PreparedMap.background``)."""
+        return self.prepared.background
+
+    @property
     def level(self) -> float:
         """Contour level (map units)."""
         return self.prepared.level
@@ -141,21 +167,119 @@ class SearchMap:
         return self.sampler.device
 
 
+def map_skew(density: DensityMap) -> float:
+    """The skewness of the voxel values (of at most 2²¹ voxels, evenly strided)."""
+    d = density.data.ravel()
+    d = d[:: max(1, -(-d.size // (1 << 21)))].astype(np.float64)
+    sd = float(d.std())
+    return float(((d - d.mean()) ** 3).mean() / sd**3) if sd > 0 else 0.0
+
+
+def map_warnings(prepared: PreparedMap, resolution: float) -> list[str]:
+    """What looks wrong with a map before the search (each line says what to do); also logged
+    as warnings (logger ``difffit.fitting.pipeline``)."""
+    out = []
+    raw = prepared.source
+    skew = map_skew(raw)
+    if skew < INVERTED_SKEW:
+        out.append(
+            f"the map's voxel values are skewed towards low values (skew {skew:.2f}): its contrast "
+            "looks inverted (protein dark); negate the map if so (cryo-EM maps have positive skew)"
+        )
+    frac = float(prepared.footprint.mean())
+    if frac > FOOTPRINT_FRACTION:
+        out.append(
+            f"the density at level {prepared.level:.4g} covers {100 * frac:.0f} % of the map box: "
+            "the level is too low, the contrast inverted or the box has no solvent; give a "
+            "higher --level"
+        )
+    nyquist = 2.0 * float(raw.voxel_size_xyz.max())
+    if resolution < nyquist - 1e-3:  # default_resolution rounds to 0.001 Å
+        out.append(
+            f"--resolution {resolution:g} Å is finer than the voxel size allows (2 x "
+            f"{nyquist / 2:.3g} Å = {nyquist:.3g} Å); give --resolution {nyquist:.3g} or coarser"
+        )
+    for w in out:
+        log.warning("%s", w)
+    return out
+
+
+def search_cost_warnings(name: str, n_starts: int, phases: Sequence[Phase]) -> list[str]:
+    """Warn (and return the lines) when a search would take far too long
+    (:data:`MAX_ATOM_STEPS`) or need far too much memory (:data:`MAX_SEARCH_BYTES`)."""
+    n, atom_steps, peak = n_starts, 0.0, 0.0
+    for ph in phases:  # a phase keeps the best n_keep placements of the one before
+        n = min(n, ph.n_keep) if ph.n_keep else n
+        if ph.n_steps > 0:
+            atom_steps += float(n) * len(ph.xyz) * ph.n_steps
+            peak = max(peak, 4.0 * 3 * 4 * float(n) * len(ph.xyz))
+    out = []
+    if atom_steps > MAX_ATOM_STEPS:
+        out.append(
+            f"{name}: the search is {atom_steps:.2g} atom-steps (placements x atoms x steps), "
+            "hours on a CPU; use fewer --rotations / --positions / --steps, --selection ca, or a GPU"
+        )
+    if peak > MAX_SEARCH_BYTES:
+        out.append(
+            f"{name}: the search's arrays need about {peak / 2**30:.0f} GiB; use fewer "
+            "--rotations / --positions or --oversample, or --selection ca"
+        )
+    for w in out:
+        log.warning("%s", w)
+    return out
+
+
+def check_structure_shape(structure: Structure) -> None:
+    """Refuse a structure with fewer than 3 atoms or all atoms within 1 Å of a point (no
+    orientation to search); warn about a flat one (its mirror poses tie)."""
+    n = len(structure)
+    if n < 3:
+        raise FitError(
+            f"{structure.name}: {n} heavy atom{'s' if n != 1 else ''}; at least 3 are needed to "
+            "fit an orientation (check the file or the --chains selection)"
+        )
+    xyz = structure.coords_xyz - structure.centre_xyz
+    spread = float(np.sqrt((xyz**2).sum(axis=1)).max())
+    if spread < 1.0:
+        raise FitError(
+            f"{structure.name}: all {n} atoms lie within {spread:.2f} Å of one point; the "
+            "coordinates look collapsed (check the file)"
+        )
+    thickness = float(np.linalg.svd(xyz, compute_uv=False)[-1] / math.sqrt(n))
+    if thickness < FLAT_THICKNESS:
+        log.warning(
+            "%s: the atoms lie in a plane (rms distance %.2f Å from it): poses and their mirror "
+            "images through the plane fit alike; check the structure file",
+            structure.name, thickness,
+        )  # fmt: skip
+
+
 def prepare_search_map(
     density: DensityMap | PreparedMap, config: FitConfig, *, device: str = "cpu"
 ) -> SearchMap:
     """Stage 1: prepare ``density`` with ``config.prep`` (unless prepared already) and derive
-    the search sampler on ``device``, the refinement map and the footprint points."""
+    the search sampler on ``device``, the refinement map and the footprint points.
+
+    A map prepared here is checked first (:func:`map_warnings`, logged); a
+    :class:`PreparedMap` (the screen prepares once for every candidate) is not checked again."""
     prepared = density if isinstance(density, PreparedMap) else prepare_map(density, config.prep)
     raw = prepared.source
+    resolution = config.quality.resolution or default_resolution(raw)
+    if not isinstance(density, PreparedMap):
+        map_warnings(prepared, resolution)
     return SearchMap(
         prepared=prepared,
         sampler=VolumeSampler.from_map(
             prepared.target, outside=prepared.config.negative_value, device=device
         ),
-        refine_map=refinement_map(raw, config.refine.smooth_sigma),
+        # relative to the background: beyond the box refinement sees the background, and an
+        # offset map scales the step sizes as the map itself (refine_poses scales by max |v|)
+        refine_map=refinement_map(
+            raw if prepared.background == 0.0 else raw.with_data(raw.data - prepared.background),
+            config.refine.smooth_sigma,
+        ),
         footprint_xyz=raw.voxel_centres_xyz(prepared.footprint),
-        resolution=config.quality.resolution or default_resolution(raw),
+        resolution=resolution,
         voxel=float(raw.voxel_size_xyz.min()),
     )
 
@@ -217,6 +341,7 @@ def prepare_structure(
     """Stage 2a: check that ``structure`` fits in the map box, centre its atoms, select the
     atoms of each search phase (``config.search.selection``) and simulate its probe
     (``config.quality.envelope``, at ``search_map.resolution``)."""
+    check_structure_shape(structure)
     check_fits_in_box(structure, search_map.source)
     sel = structure.mask(config.search.selection)
     if not sel.any():
@@ -349,6 +474,7 @@ def optimise(
         Phase(targets.coarse_xyz, n_coarse, n_keep=n_pl),
         Phase(targets.search_xyz, n_steps - n_coarse, n_keep=n_fine),
     ]
+    search_cost_warnings(targets.structure.name, len(starts.quat_wxyz), phases)
     res = optimise_placements(
         search_map.sampler,
         phases,
@@ -428,8 +554,9 @@ def score_placements(
     probe = targets.probe.subsample(PROBE_POINTS_ALL_FITS)
     rot = quat_to_matrix(placements.quat_wxyz)
     m = quality_metrics(
-        search_map.source, search_map.level, targets.all_xyz, probe, rot, placements.centre_xyz
-    )
+        search_map.source, search_map.level, targets.all_xyz, probe, rot, placements.centre_xyz,
+        background=search_map.background,
+    )  # fmt: skip
     return Fits(
         structure_index=np.full(len(placements.score), placements.structure_index),
         rotation_index=placements.rotation_index,
@@ -495,8 +622,9 @@ def cluster_fits(
     q = fits.quat_wxyz[cl.leaders].copy()
     t = fits.centre_xyz[cl.leaders].copy()
     exact = quality_metrics(
-        search_map.source, search_map.level, targets.all_xyz, targets.probe, quat_to_matrix(q), t
-    )
+        search_map.source, search_map.level, targets.all_xyz, targets.probe, quat_to_matrix(q), t,
+        background=search_map.background,
+    )  # fmt: skip
     return StructureClusters(
         structure_index=targets.index,
         leaders=cl.leaders,
@@ -620,7 +748,7 @@ def refine_clusters(
         refined[top] = True
         rm = quality_metrics(
             search_map.source, search_map.level, targets.all_xyz, targets.probe,
-            quat_to_matrix(rq), rt,
+            quat_to_matrix(rq), rt, background=search_map.background,
         )  # fmt: skip
         for k in METRICS:
             m[k][top] = rm[k]

@@ -12,8 +12,12 @@ For a structure at pose ``(R, t)`` (acting on its centred heavy atoms):
   - ``correlation`` — ``Σ s m / (|s| |m|)`` (about zero);
   - ``cam`` — correlation about the mean (Pearson's r).
 
-Points beyond the box count as map value 0. The simulation's resolution, when none is given,
-is :func:`default_resolution` of the map.
+Map values are taken relative to the map's background ``b`` (``background``; the median voxel
+value, :func:`difffit.density.prepare.background_value`): ``m = map - b``, and points beyond
+the box take the background (``m = 0``). So ``density``, ``overlap`` and ``correlation`` do not
+change when a constant is added to the map (``cam`` and ``inside`` never do), and for a map
+whose background is 0 (those of ``../shared/data``) they are the plain values. The simulation's
+resolution, when none is given, is :func:`default_resolution` of the map.
 """
 
 from __future__ import annotations
@@ -76,11 +80,17 @@ def quality_metrics(
     probe: SimulatedProbe,
     rot: np.ndarray,
     shift: np.ndarray,
+    *,
+    background: float = 0.0,
 ) -> dict[str, np.ndarray]:
-    """Metrics (see module doc) for placements ``rot`` (P, 3, 3), ``shift`` (P, 3)."""
+    """Metrics (see module doc) for placements ``rot`` (P, 3, 3), ``shift`` (P, 3), relative
+    to the map's ``background`` (map units)."""
     rot = np.asarray(rot, dtype=np.float64).reshape(-1, 3, 3)
     shift = np.asarray(shift, dtype=np.float64).reshape(-1, 3)
     vol, org, vs = density.data, density.origin_xyz, density.voxel_size_xyz
+    if background != 0.0:
+        vol = (vol.astype(np.float64) - background).astype(np.float32)
+        level = level - background
     a = corr_stats(vol, atoms_xyz, np.zeros(len(atoms_xyz)), rot, shift, org, vs, level)
     n_at = float(len(atoms_xyz))
     s = corr_stats(vol, probe.xyz, probe.values, rot, shift, org, vs, level)

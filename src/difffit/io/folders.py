@@ -44,6 +44,7 @@ from difffit.errors import ResultsError
 from difffit.io.assembly import write_assembly
 from difffit.io.atomic import atomic_copy, atomic_write_text
 from difffit.io.composite import read_placements, write_candidates, write_placements
+from difffit.io.locks import hold_folder
 from difffit.io.maps import read_map, write_map
 from difffit.io.paths import inside
 from difffit.io.results import (
@@ -102,6 +103,19 @@ class RoundRecord:
     n_above_before: int | None
     n_above_after: int | None
     time: str | None
+
+
+def _locked(method):
+    """Run a writing method of :class:`RunFolder` holding the folder's lock
+    (:func:`difffit.io.locks.hold_folder`; re-entrant, so a driver may hold it for a whole run)."""
+    import functools
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with hold_folder(self.path):
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 def _now() -> str:
@@ -363,17 +377,20 @@ class RunFolder:
             )
 
     # ------------------------------------------------------------------ writing
+    @_locked
     def _write(self) -> None:
         self._man["updated"] = _now()
         self._man["format_version"] = FORMAT_VERSION
         self._man["rounds_done"] = self.rounds_done
         write_json(self.path / MANIFEST, self._man)
 
+    @_locked
     def set_config(self, config: CompositeConfig) -> None:
         """Record new options (a resumed run's new ``max_rounds``)."""
         self._man["config"] = config.to_dict()
         self._write()
 
+    @_locked
     def set_finished(self, finished: bool, reason: str) -> None:
         self._man["finished"], self._man["stop_reason"] = bool(finished), reason
         self._write()
@@ -390,6 +407,7 @@ class RunFolder:
                      map_path=map_path, n_models=0, overwrite=True)  # fmt: skip
         write_candidates(d / "candidates.csv", candidates)
 
+    @_locked
     def save_proposal(self, proposal: Proposal, structures: Sequence[Structure], *,
                       keep_pending: bool = False) -> None:  # fmt: skip
         """Write a proposed round's fit and candidates; the round waits to be accepted.
@@ -409,6 +427,7 @@ class RunFolder:
         self.path.mkdir(parents=True, exist_ok=True)
         self._write()
 
+    @_locked
     def save_round(
         self,
         rnd: RoundResult,
@@ -458,6 +477,7 @@ class RunFolder:
         man["files"] = {**man.get("files", {}), "working_map": f"{d.name}/working_map.mrc"}
         self._write()
 
+    @_locked
     def undo(self) -> RoundRecord:
         """Drop the last complete round: the working map and placements go back to the round
         before. The undone round's fit stays (pending again, or kept)."""
@@ -488,6 +508,7 @@ class RunFolder:
         self._write()
         return last
 
+    @_locked
     def save_model(self, name: str, text: str) -> Path:
         """Write a model's mmCIF text to ``saved/NAME``."""
         out = self.path / "saved" / name
@@ -499,6 +520,11 @@ class RunFolder:
     def discard(cls, path: str | os.PathLike[str]) -> None:
         """Remove a run (its manifest, tables and round folders) from ``path``."""
         path = Path(path)
+        with hold_folder(path):
+            cls._discard(path)
+
+    @staticmethod
+    def _discard(path: Path) -> None:
         for name in (MANIFEST, "placements.csv", "assembly.cif"):
             (path / name).unlink(missing_ok=True)
         for d in path.glob("round_[0-9][0-9][0-9]"):

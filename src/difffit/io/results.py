@@ -23,6 +23,7 @@ from difffit.config import FitConfig
 from difffit.errors import ResultsError
 from difffit.geometry import RigidTransform
 from difffit.io.atomic import atomic_path, atomic_write_text
+from difffit.io.locks import hold_folder
 from difffit.io.structures import write_structure
 from difffit.results import (
     CLUSTER_COLUMNS,
@@ -43,6 +44,7 @@ __all__ = [
     "model_file_name",
     "read_clusters_csv",
     "read_manifest",
+    "remove_results",
     "results_files",
     "save_results",
 ]
@@ -94,15 +96,59 @@ def save_results(
 
     ``structures`` are the fitted structures (matched to the result by name), used to write the
     top ``n_models`` fitted models. The manifest is written last: a folder with a manifest is
-    complete.
+    complete. The folder is locked while it is written (:func:`difffit.io.locks.hold_folder`:
+    a ConfigError when another run holds it); ``overwrite`` first removes the results it
+    replaces (:func:`remove_results`).
     """
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise ResultsError(f"{folder}: exists and is not a folder")
-    if (folder / "manifest.json").exists() and not overwrite:
-        raise ResultsError(
-            f"{folder}: holds results already (choose another --out, or --overwrite)"
-        )
+    with hold_folder(folder):  # one run writes a folder at a time (re-entrant for fit's own)
+        if (folder / MANIFEST).exists():
+            if not overwrite:
+                raise ResultsError(
+                    f"{folder}: holds results already (choose another --out, or --overwrite)"
+                )
+            remove_results(folder)
+        return _save_results(result, folder, structures=structures, map_path=map_path,
+                             n_models=n_models, write_pdb=write_pdb, command=command)  # fmt: skip
+
+
+def remove_results(folder: str | os.PathLike[str]) -> None:
+    """Remove the results a folder holds: its manifest first (the folder is then no longer a
+    complete results folder), the tables, the ChimeraX script and the fitted models the
+    manifest names or :func:`save_results` would write (``models/rank_*``). Other files stay.
+    """
+    folder = Path(folder)
+    names: list[str] = []
+    try:
+        man = json.loads((folder / MANIFEST).read_text())
+        for m in man.get("models", []) if isinstance(man, dict) else []:
+            names += [str(m[k]) for k in ("cif", "pdb") if isinstance(m, dict) and m.get(k)]
+    except (OSError, ValueError):
+        pass
+    (folder / MANIFEST).unlink(missing_ok=True)
+    models = folder / "models"
+    if models.is_dir():
+        names += [str(p.relative_to(folder)) for p in models.glob("rank_[0-9][0-9][0-9]_*")]
+    for rel in ("clusters.csv", "fits.csv", "open_in_chimerax.cxc", *names):
+        target = (folder / rel).resolve()
+        if target.is_relative_to(folder.resolve()) and target.is_file():
+            target.unlink()
+    if models.is_dir() and not any(models.iterdir()):
+        models.rmdir()
+
+
+def _save_results(
+    result: FitResult,
+    folder: Path,
+    *,
+    structures: Sequence[Structure],
+    map_path: str | os.PathLike[str] | None,
+    n_models: int,
+    write_pdb: bool,
+    command: str | None,
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     by_name = {s.name: s for s in structures}
     missing = {c.structure for c in result.clusters} - set(by_name)

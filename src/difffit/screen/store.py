@@ -29,6 +29,7 @@ from typing import Any, TextIO
 
 from difffit._version import __version__
 from difffit.errors import ConfigError, ResultsError
+from difffit.io.atomic import disk_full_error
 from difffit.results import TRANSFORM_COLUMNS
 from difffit.screen.task import CandidateRecord
 
@@ -103,6 +104,8 @@ class ScreenStore:
             self._add_missing_columns()
         except sqlite3.DatabaseError as exc:
             self._release_lock()
+            if _disk_full(exc):
+                raise disk_full_error(self.path) from None
             raise ResultsError(
                 f"{self.path}: not a usable SQLite database ({exc}); use another --out"
             ) from None
@@ -232,12 +235,17 @@ class ScreenStore:
         }
         cols = ", ".join(values)
         marks = ", ".join("?" for _ in values)
-        with self._con:
-            self._con.execute("BEGIN IMMEDIATE")
-            self._con.execute(
-                f"INSERT OR REPLACE INTO candidates ({cols}) VALUES ({marks})",
-                list(values.values()),
-            )
+        try:
+            with self._con:
+                self._con.execute("BEGIN IMMEDIATE")
+                self._con.execute(
+                    f"INSERT OR REPLACE INTO candidates ({cols}) VALUES ({marks})",
+                    list(values.values()),
+                )
+        except sqlite3.DatabaseError as exc:
+            if _disk_full(exc):  # the transaction is rolled back: the candidate is refitted
+                raise disk_full_error(self.path) from None
+            raise
 
     def records(self, sha256s: Iterable[str] | None = None) -> dict[str, CandidateRecord]:
         """Stored records by SHA-256 (only those named, when given)."""
@@ -264,6 +272,12 @@ class ScreenStore:
 
     def count(self) -> int:
         return int(self._con.execute("SELECT COUNT(*) FROM candidates").fetchone()[0])
+
+
+def _disk_full(exc: sqlite3.DatabaseError) -> bool:
+    """SQLite's SQLITE_FULL ("database or disk is full")."""
+    full = getattr(sqlite3, "SQLITE_FULL", 13)  # the constant is in sqlite3 from Python 3.11
+    return getattr(exc, "sqlite_errorcode", None) == full or "is full" in str(exc)
 
 
 def _differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
