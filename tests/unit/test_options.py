@@ -224,7 +224,10 @@ def test_options_without_a_flag_keep_their_defaults():
 
 
 # ------------------------------------------------------------------------ the configs themselves
-CONFIG_CLASSES = [c for c in BaseConfig.__subclasses__()]
+#: Library-only configs (flexible fitting: not on the command line yet) validate in ``_check``;
+#: left out so that the list does not depend on which modules other tests imported.
+LIBRARY_ONLY = {"FlexibleConfig", "MultiBodyConfig"}
+CONFIG_CLASSES = [c for c in BaseConfig.__subclasses__() if c.__name__ not in LIBRARY_ONLY]
 
 
 def test_every_config_class_declares_every_field():
