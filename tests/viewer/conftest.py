@@ -162,3 +162,31 @@ def composite_run(tmp_path_factory) -> Path:
     ])  # fmt: skip
     assert rc in (0, None)
     return out
+
+
+@pytest.fixture(scope="session")
+def screen_results(tmp_path_factory) -> Path:
+    """A screen of a four-candidate library (the planted toy and three decoys) against the
+    toy's simulated map (``difffit screen``, a tiny search, two models written)."""
+    from difffit.cli import main
+
+    d = tmp_path_factory.mktemp("viewer-screen")
+    rng = np.random.default_rng(13)
+    st = protein_like(50, rng, name="toy")
+    density, _ = planted_case(st, rng, resolution=5.0)
+    map_path = difffit.write_map(density, d / "toy.mrc")
+    lib = d / "library"
+    lib.mkdir()
+    write_structure(st, lib / "toy.pdb")
+    for i, n in enumerate((40, 55, 45)):
+        write_structure(protein_like(n, np.random.default_rng(100 + i), name=f"decoy{i}"),
+                        lib / f"decoy{i}.pdb")  # fmt: skip
+    out = d / "screen"
+    rc = main([
+        "screen", str(map_path), str(lib), "-o", str(out), "--rotations", "8", "--positions",
+        "3", "--oversample", "2", "--steps", "30", "--refine", "1", "--refine-steps", "10",
+        "--models", "2", "--no-plot", "--no-prefilter", "--seed", "5", "--resolution", "5",
+        "--threads", "1",
+    ])  # fmt: skip
+    assert rc in (0, None)
+    return out

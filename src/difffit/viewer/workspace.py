@@ -144,6 +144,14 @@ class Workspace:
         second for a browser that renders in software); the page asks for one or the other.
     """
 
+    def __new__(cls, results_dir: str | os.PathLike[str], **kwargs: Any) -> Workspace:
+        # a screen's results folder opens as a ScreenWorkspace (read-only)
+        if cls is Workspace and (Path(results_dir) / "screen.json").is_file():
+            from difffit.viewer.screen_view import ScreenWorkspace
+
+            return super().__new__(ScreenWorkspace)
+        return super().__new__(cls)
+
     def __init__(
         self,
         results_dir: str | os.PathLike[str],
@@ -216,6 +224,7 @@ class Workspace:
             rounds = self.rounds()
             search = self._run.config.fit.search
             return {
+                "kind": "composite" if RunFolder.exists(self.root) else "fit",
                 "results_dir": str(self.root),
                 "level": self.level,
                 "resolution": self.resolution,
