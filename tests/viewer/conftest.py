@@ -139,3 +139,54 @@ def browser_context():
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def composite_run(tmp_path_factory) -> Path:
+    """A two-round composite run of one toy structure in its simulated map (``difffit
+    composite``, a tiny search): a run folder with candidates.csv in each round."""
+    from difffit.cli import main
+
+    d = tmp_path_factory.mktemp("viewer-composite")
+    rng = np.random.default_rng(11)
+    st = protein_like(50, rng, name="toy")
+    density, _ = planted_case(st, rng, resolution=5.0)
+    map_path = difffit.write_map(density, d / "toy.mrc")
+    st_path = write_structure(st, d / "toy.pdb")
+    out = d / "run"
+    rc = main([
+        "composite", str(map_path), str(st_path), "-o", str(out), "--rotations", "12",
+        "--positions", "4", "--oversample", "3", "--steps", "60", "--refine", "2",
+        "--refine-steps", "20", "--max-rounds", "2", "--seed", "3", "--threads", "1",
+        "--resolution", "5",
+    ])  # fmt: skip
+    assert rc in (0, None)
+    return out
+
+
+@pytest.fixture(scope="session")
+def screen_results(tmp_path_factory) -> Path:
+    """A screen of a four-candidate library (the planted toy and three decoys) against the
+    toy's simulated map (``difffit screen``, a tiny search, two models written)."""
+    from difffit.cli import main
+
+    d = tmp_path_factory.mktemp("viewer-screen")
+    rng = np.random.default_rng(13)
+    st = protein_like(50, rng, name="toy")
+    density, _ = planted_case(st, rng, resolution=5.0)
+    map_path = difffit.write_map(density, d / "toy.mrc")
+    lib = d / "library"
+    lib.mkdir()
+    write_structure(st, lib / "toy.pdb")
+    for i, n in enumerate((40, 55, 45)):
+        write_structure(protein_like(n, np.random.default_rng(100 + i), name=f"decoy{i}"),
+                        lib / f"decoy{i}.pdb")  # fmt: skip
+    out = d / "screen"
+    rc = main([
+        "screen", str(map_path), str(lib), "-o", str(out), "--rotations", "8", "--positions",
+        "3", "--oversample", "2", "--steps", "30", "--refine", "1", "--refine-steps", "10",
+        "--models", "2", "--no-plot", "--no-prefilter", "--seed", "5", "--resolution", "5",
+        "--threads", "1",
+    ])  # fmt: skip
+    assert rc in (0, None)
+    return out

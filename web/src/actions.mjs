@@ -4,6 +4,7 @@
 import { errorText, zeroedText } from './format.mjs';
 import { mapMaxVoxels } from './options.mjs';
 import { moveSelection } from './table-model.mjs';
+import { renderDecisions } from './panel.mjs';
 import { createSyncLoop } from './sync.mjs';
 
 /**
@@ -131,6 +132,13 @@ export function createActions({ store, api, view, table, readFitForm, search, cl
         if (!data || data.round !== rid) data = await api.getJSON('/api/clusters', { round: rid });
         dispatch({ type: 'round', round: rid, columns: data.columns, rows: data.rows, keepSelection: !!keepSelection });
         view.resetFocus();
+        const s = get().session;
+        if (s && s.composite && rid > 0) {
+            api.getJSON('/api/decisions', { round: rid }).then(renderDecisions)
+                .catch(e => status(`decisions: ${e.message}`, true));
+        } else {
+            renderDecisions(null);
+        }
     }
 
     /** showRound, then the round's models and points. */

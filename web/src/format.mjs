@@ -57,8 +57,9 @@ export function levelText(level) {
 
 /** The point-cloud legend's texts, from /api/points' {metric, min, max}. */
 export function legendText(info) {
+    const cut = info.total && info.n < info.total ? ` (best ${info.n} of ${info.total})` : '';
     return {
-        title: `fits by ${info.metric}`,
+        title: `fits by ${info.metric}${cut}`,
         min: '≤ ' + fmt(info.min, info.metric),
         max: fmt(info.max, info.metric),
     };
@@ -83,4 +84,20 @@ export function zeroedText(res) {
 /** The message of any thrown value. */
 export function errorText(e) {
     return e && e.message ? e.message : String(e);
+}
+
+/** The header line of a session: map name, resolution, level and the kind of folder. */
+export function headerText(s) {
+    const parts = [s.map_name || ''];
+    if (typeof s.resolution === 'number') parts.push(`${s.resolution} Å`);
+    if (typeof s.level === 'number') parts.push(`level ${Number(s.level.toPrecision(3))}`);
+    if (s.kind) parts.push(s.kind);
+    return parts.filter(Boolean).join(' · ');
+}
+
+/** A composite round's decisions (/api/decisions rows) counted: 'accept 1 · below bar 9'. */
+export function decisionSummary(rows) {
+    const counts = new Map();
+    for (const r of rows) counts.set(r.decision, (counts.get(r.decision) || 0) + 1);
+    return [...counts].map(([d, n]) => `${d} ${n}`).join(' · ');
 }

@@ -132,8 +132,9 @@ async function main() {
     wire();
     // ask for everything at once; the answers arrive while Mol* starts
     const sessionP = api.getJSON('/api/session');
-    const clustersP = api.getJSON('/api/clusters', { round: 0 });
-    const pointsP = api.getJSON('/api/points', { round: 0, metric: store.getState().metric });
+    // (a composite run without a base fit has no round 0: these then fail, and are asked again)
+    const clustersP = api.getJSON('/api/clusters', { round: 0 }).catch(() => null);
+    const pointsP = api.getJSON('/api/points', { round: 0, metric: store.getState().metric }).catch(() => null);
     const { renderer, quality } = await view.start();
     store.dispatch({ type: 'renderer', renderer, quality });
     mark('molstar');
@@ -144,7 +145,7 @@ async function main() {
     renderMetricMenu(session.point_metrics, store.getState().metric);
     renderFitForm(session);
     const mapP = actions.loadMap(session.map.version).then(() => mark('map'));
-    await actions.showRound(0, false, clustersP);
+    await actions.showRound(session.rounds.length ? session.rounds[0].id : 0, false, clustersP);
     mark('table');
     await Promise.all([mapP, actions.sync.request().then(() => mark('model'))]);
     await actions.loadPoints(pointsP);

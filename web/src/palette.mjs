@@ -2,9 +2,12 @@
 
 /** The selected cluster's model. */
 export const SELECTED_COLOR = 0xff7f0e;
-/** The models of the clusters ticked for comparison, in tick order (cycled past the eighth). */
+/** The models of the clusters ticked for comparison, in tick order (cycled past the 20th):
+ * Tableau 10, then its light tints, then four more distinct hues; none is the selection orange. */
 export const COMPARE_COLORS = Object.freeze([
     0x1f77b4, 0x2ca02c, 0xd62728, 0x9467bd, 0x8c564b, 0xe377c2, 0x17becf, 0xbcbd22,
+    0x7f7f7f, 0x393b79, 0xaec7e8, 0x98df8a, 0xff9896, 0xc5b0d5, 0xc49c94, 0xf7b6d2,
+    0x9edae5, 0xdbdb8d, 0x637939, 0x843c39,
 ]);
 /** The working map's isosurface. */
 export const MAP_COLOR = 0x8c9db5;

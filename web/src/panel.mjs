@@ -2,13 +2,14 @@
 // the level inputs, the working-map line, the buttons, the point-cloud legend, the fit-again
 // form and its progress, and the status line.
 
-import { jobRunning, jobText, legendText, levelRange, levelText, roundLabel, workingMapText } from './format.mjs';
+import { decisionSummary, headerText, jobRunning, jobText, legendText, levelRange, levelText, roundLabel, workingMapText } from './format.mjs';
 
 const $ = (id) => document.getElementById(id);
 
 function renderSession(state) {
     const s = state.session;
     $('results-dir').textContent = s.results_dir;
+    $('map-name').textContent = headerText(s);
     const sel = $('round');
     sel.innerHTML = '';
     for (const r of s.rounds) {
@@ -117,4 +118,26 @@ export function readFitForm() {
         n_positions: num('fit-positions'),
         seed: num('fit-seed'),
     };
+}
+
+/** A composite round's decisions (candidates.csv): a count line and one row per cluster. */
+export function renderDecisions(data) {
+    const box = $('decisions');
+    if (!box) return;
+    box.innerHTML = '';
+    if (!data || !data.rows.length) return;
+    const h = document.createElement('div');
+    h.className = 'dim';
+    h.textContent = `round ${data.round} decisions: ${decisionSummary(data.rows)}`;
+    box.appendChild(h);
+    const t = document.createElement('table');
+    const cols = ['rank', 'structure', 'decision', 'reason'].filter(c => data.columns.includes(c));
+    const head = t.insertRow();
+    for (const c of cols) head.insertCell().textContent = c;
+    for (const r of data.rows) {
+        const tr = t.insertRow();
+        tr.dataset.decision = r.decision;
+        for (const c of cols) tr.insertCell().textContent = r[c] == null ? '' : String(r[c]);
+    }
+    box.appendChild(t);
 }

@@ -89,3 +89,22 @@ test('jobRunning: queued and running jobs only', () => {
     assert.equal(jobRunning({ state: 'done' }), false);
     assert.equal(jobRunning({ state: 'failed' }), false);
 });
+
+import { decisionSummary, headerText, legendText as legend2 } from '../src/format.mjs';
+
+test('the header names the map, resolution, level and kind', () => {
+    assert.equal(headerText({ map_name: 'toy.mrc', resolution: 5, level: 0.20912, kind: 'composite' }),
+        'toy.mrc · 5 Å · level 0.209 · composite');
+    assert.equal(headerText({ map_name: 'm.mrc', resolution: null, level: 1 }), 'm.mrc · level 1');
+});
+
+test('decisions are counted in order of first appearance', () => {
+    assert.equal(decisionSummary([{ decision: 'accept' }, { decision: 'below bar' }, { decision: 'below bar' }]),
+        'accept 1 · below bar 2');
+    assert.equal(decisionSummary([]), '');
+});
+
+test('the legend says when the cloud is cut to the best points', () => {
+    assert.match(legend2({ metric: 'score', min: 0, max: 1, n: 5, total: 48 }).title, /best 5 of 48/);
+    assert.equal(legend2({ metric: 'score', min: 0, max: 1, n: 48, total: 48 }).title, 'fits by score');
+});

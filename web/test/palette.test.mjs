@@ -17,6 +17,12 @@ test('compare colours cycle and never use the selection colour', () => {
     assert.ok(!COMPARE_COLORS.includes(SELECTED_COLOR));
 });
 
+test('at least twenty distinct compare colours before the cycle repeats', () => {
+    assert.ok(COMPARE_COLORS.length >= 20);
+    const firstTwenty = Array.from({ length: 20 }, (_, i) => compareColor(i));
+    assert.equal(new Set(firstTwenty).size, 20);
+});
+
 test('the palettes cannot be changed by a caller', () => {
     assert.throws(() => { COMPARE_COLORS[0] = 0; }, TypeError);
     assert.throws(() => { POINT_COLORS.push(0); }, TypeError);

@@ -23,7 +23,9 @@ API (all answers JSON unless said otherwise)::
     GET  /api/clusters?round=N          the cluster table of a round
     GET  /api/map?v=V[&max=N]           the working map for display (MRC bytes, edges <= N)
     GET  /api/model?round=N&rank=K      a cluster's fitted model (mmCIF; &download=1 to save)
-    GET  /api/points?round=N&metric=M   every placement's structure centre (mmCIF pseudo-atoms)
+    GET  /api/points?round=N&metric=M[&n=P]  the placements' structure centres (mmCIF
+                                        pseudo-atoms), the best P by M (default 2000)
+    GET  /api/decisions?round=N         a composite round's candidates.csv: decision, reason
     GET  /api/jobs/J                    progress of a "fit again" job
     POST /api/save   {round, rank}      write the model to RESULTS_DIR/saved/
     POST /api/zero   {round, rank}      zero the fitted structure out of the working map
@@ -49,7 +51,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from difffit.errors import ConfigError, DiffFitError
-from difffit.viewer.workspace import Workspace
+from difffit.viewer.workspace import POINT_DEFAULT_MAX, Workspace
 
 __all__ = ["STATIC_DIR", "ViewerServer", "molstar_available"]
 
@@ -70,6 +72,7 @@ FIELD_BOUNDS = {
     "round": (0, 100_000),
     "rank": (1, 10_000_000),
     "max": (8, 4096),
+    "n": (1, 10_000_000),
     "download": (0, 1),
     "n_rotations": (1, 100_000),
     "n_positions": (1, 10_000),
@@ -323,7 +326,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, text.encode(), "chemical/x-mmcif; charset=utf-8", headers)
         if path == "/api/points":
             metric = (query.get("metric") or ["score"])[0]
-            return self._json(ws.points(_int(query, "round", 0), metric))
+            n = _int(query, "n", POINT_DEFAULT_MAX)
+            return self._json(ws.points(_int(query, "round", 0), metric, n))
+        if path == "/api/decisions":
+            return self._json(ws.decisions(_int(query, "round", 0)))
         if path.startswith("/api/jobs/"):
             try:
                 job_id = int(path.rsplit("/", 1)[1])

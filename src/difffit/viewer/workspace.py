@@ -60,7 +60,14 @@ log = logging.getLogger("difffit.viewer")
 #: Cluster columns shown in the table, in order (those present in clusters.csv).
 TABLE_COLUMNS = (
     "rank", "structure", "hits", "density", "overlap", "correlation", "cam", "inside",
-    "confidence", "refined",
+    "confidence", "verdict", "z", "refined", "centre_x", "centre_y", "centre_z",
+)  # fmt: skip
+#: Placements sent as a point cloud by default (the best by the metric; the page can ask more).
+POINT_DEFAULT_MAX = 2000
+#: Columns of a composite round's candidates.csv the page shows (those present).
+DECISION_COLUMNS = (
+    "round", "rank", "structure", "decision", "reason", "hits", "correlation", "cam", "overlap",
+    "density", "inside", "relative_cam", "clash_atoms", "clash_fraction", "clash_with",
 )  # fmt: skip
 #: fits.csv columns the point cloud can be coloured by.
 POINT_METRICS = ("score", "density", "overlap", "correlation", "cam", "inside")
@@ -137,6 +144,14 @@ class Workspace:
         second for a browser that renders in software); the page asks for one or the other.
     """
 
+    def __new__(cls, results_dir: str | os.PathLike[str], **kwargs: Any) -> Workspace:
+        # a screen's results folder opens as a ScreenWorkspace (read-only)
+        if cls is Workspace and (Path(results_dir) / "screen.json").is_file():
+            from difffit.viewer.screen_view import ScreenWorkspace
+
+            return super().__new__(ScreenWorkspace)
+        return super().__new__(cls)
+
     def __init__(
         self,
         results_dir: str | os.PathLike[str],
@@ -209,9 +224,12 @@ class Workspace:
             rounds = self.rounds()
             search = self._run.config.fit.search
             return {
+                "kind": "composite" if RunFolder.exists(self.root) else "fit",
                 "results_dir": str(self.root),
                 "level": self.level,
                 "resolution": self.resolution,
+                "map_name": self.original_map_path.name,
+                "composite": self._legacy is None and RunFolder.exists(self.root),
                 "map": {
                     "version": self._version,
                     "path": self.working_map_path(),
@@ -360,12 +378,33 @@ class Workspace:
                 self._models.popitem(last=False)
             return text, name
 
-    def points(self, rid: int, metric: str = "score") -> dict[str, Any]:
+    def decisions(self, rid: int) -> dict[str, Any]:
+        """The decisions of a composite round (its ``candidates.csv``): each cluster examined,
+        accepted / below bar / clash / deferred, with the reason. A round without the table
+        (a viewer session's round) has no rows."""
+        from difffit.io.results import read_clusters_csv
+
+        with self._lock:
+            self.round(rid)
+            path = self._run.folder.round_dir(rid) / "candidates.csv" if rid else None
+            rows = read_clusters_csv(path) if path is not None and path.is_file() else []
+            present = set(rows[0]) if rows else set()
+            cols = [c for c in DECISION_COLUMNS if c in present]
+            return {
+                "round": rid,
+                "columns": cols,
+                "rows": [{c: _json_value(row[c]) for c in cols} for row in rows],
+            }
+
+    def points(
+        self, rid: int, metric: str = "score", max_points: int | None = POINT_DEFAULT_MAX
+    ) -> dict[str, Any]:
         """Every placement of a round as a point (the structure centre it gives), coloured by
         ``metric``: an mmCIF of pseudo-atoms (residue number = fit id) with the metric scaled to
         B-factors 0 … 100 (from its 5th percentile, ``min``, to its maximum, ``max``), and the
         cluster rank of each fit (``cluster_of_fit``), so that clicking a point selects its
-        cluster."""
+        cluster. ``max_points``: only the best this many by ``metric`` (None: all); ``total``
+        says how many there are."""
         if metric not in POINT_METRICS:
             raise ConfigError(f"metric must be one of {', '.join(POINT_METRICS)}, got {metric!r}")
         with self._lock:
@@ -392,14 +431,23 @@ class Workspace:
                 ids.extend(int(i) for i in fits["fit_id"][sel])
                 ranks.extend(int(k) for k in fits["cluster_rank"][sel])
             if not centres:
-                return {"round": rid, "metric": metric, "n": 0, "cif": "", "min": 0.0, "max": 0.0}
+                return {"round": rid, "metric": metric, "n": 0, "total": 0, "cif": "",
+                        "min": 0.0, "max": 0.0}  # fmt: skip
+            xyz, vals = np.concatenate(centres), np.concatenate(values)
+            g, fid, rk = np.array(groups), np.array(ids), np.array(ranks)
+            total = len(fid)
+            if max_points is not None and total > max_points:
+                keep = np.argsort(-np.nan_to_num(vals, nan=-np.inf), kind="stable")[:max_points]
+                keep.sort()
+                xyz, vals, g, fid, rk = xyz[keep], vals[keep], g[keep], fid[keep], rk[keep]
             cif, lo, hi = points_mmcif(
-                np.concatenate(centres), np.concatenate(values), group=np.array(groups),
-                ids=np.array(ids), name=f"fits_round_{rid}", low_percentile=POINT_LOW_PERCENTILE,
+                xyz, vals, group=g, ids=fid, name=f"fits_round_{rid}",
+                low_percentile=POINT_LOW_PERCENTILE,
             )  # fmt: skip
             return {
-                "round": rid, "metric": metric, "n": len(ids), "cif": cif, "min": lo, "max": hi,
-                "cluster_of_fit": {str(i): r for i, r in zip(ids, ranks, strict=True)},
+                "round": rid, "metric": metric, "n": len(fid), "total": total, "cif": cif,
+                "min": lo, "max": hi,
+                "cluster_of_fit": {str(int(i)): int(r) for i, r in zip(fid, rk, strict=True)},
             }  # fmt: skip
 
     # ------------------------------------------------------------------ actions
