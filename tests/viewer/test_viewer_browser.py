@@ -152,7 +152,12 @@ def test_page_loads_map_points_and_model(hb, artifacts):
         "correlation",
         "cam",
         "inside",
+        "verdict",
+        "z",
         "refined",
+        "centre_x",
+        "centre_y",
+        "centre_z",
     ]
     # offline: every request went to this server
     assert hb.external == []
