@@ -50,8 +50,50 @@ def add_parser(sub) -> argparse.ArgumentParser:
     add_overwrite(p, help="replace results in --out")
     add_fit_options(p)
     add_fetch_options(p)
+    _add_flexible_options(p)
     p.set_defaults(run=run)
     return p
+
+
+def _add_flexible_options(p: argparse.ArgumentParser) -> None:
+    from difffit.cli.common import add_config_options
+    from difffit.flexfit import FlexFitConfig
+
+    g = p.add_argument_group("flexible (docs/flexible.md)")
+    g.add_argument("--flexible", action="store_true",
+                   help="refine the best clusters flexibly (domains, then residues)")  # fmt: skip
+    g.add_argument("--domains", metavar="SPEC",
+                   help='domains by hand, "A:1-150,A:151-397" (default: PAE or automatic)')  # fmt: skip
+    g.add_argument("--pae", type=Path, metavar="FILE", help="AlphaFold PAE JSON for the domains")
+    add_config_options(g, FlexFitConfig)
+
+
+def _run_flexible(args, density, structures, result, out) -> None:
+    from difffit.cli.common import config_from_args
+    from difffit.flexfit import FlexFitConfig, fit_flexible
+    from difffit.io.flexible import write_flexible
+
+    pae = None
+    if args.pae is not None:
+        from difffit.io.pae import read_pae
+
+        pae = read_pae(args.pae)
+    cfg = config_from_args(FlexFitConfig, args)
+    fits = []
+    for s in structures:
+        fits += fit_flexible(density, s, result, config=cfg, domains=args.domains, pae=pae,
+                             device=args.device, threads=args.threads)  # fmt: skip
+    rigid = {c.rank: c.transform for c in result.clusters}
+    write_flexible(out, fits, structures=structures, rigid_transforms=rigid)
+    print("\nflexible refinement (CA RMSD moved from the rigid pose; geometry input -> after):")
+    for f in fits:
+        sc, g0, g1 = f.scores, f.scores.geometry_input, f.scores.geometry_after
+        print(f"  rank {f.rank} {f.structure}: {f.split.n_domains} domains, moved "
+              f"{sc.ca_rmsd_moved:.2f} Å, correlation {sc.correlation_before:.3f} -> "
+              f"{sc.correlation_after:.3f}, cam {sc.cam_before:.3f} -> {sc.cam_after:.3f}, "
+              f"CA-CA outliers {g0.ca_ca_outliers} -> {g1.ca_ca_outliers}, C-N outliers "
+              f"{g0.peptide_outliers} -> {g1.peptide_outliers}, clashes {g0.clashes} -> "
+              f"{g1.clashes}")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -100,6 +142,10 @@ def _run(args: argparse.Namespace) -> int:
                        n_models=n_models, write_pdb=args.pdb,
                        command="difffit " + shlex.join(sys.argv[1:]), overwrite=args.overwrite)  # fmt: skip
     print(result.summary_table(args.top))
+    if args.flexible:
+        _run_flexible(args, density, structures, result, out)
+    elif args.domains or args.pae:
+        log.warning("--domains / --pae do nothing without --flexible")
     print(
         f"\nresults in {out}/ (clusters.csv, fits.csv, models/, manifest.json, open_in_chimerax.cxc)"
     )
