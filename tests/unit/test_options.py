@@ -34,6 +34,7 @@ from difffit.screen import ScreenConfig
 # the flags of `difffit CMD --help` on main before the declarations moved into the configs,
 # plus the download options every command that takes accessions gained since (issue #14)
 FETCH_FLAGS = ["--cache", "--mirror"]
+FLEXIBLE_FLAGS = ["--domains", "--flexible", "--flexible-top", "--pae"]  # fit --flexible
 PINNED_FLAGS = {
     "composite": ["--accept", "--angle-tolerance", "--candidates", "--clash-distance",
                   "--coarse-fraction", "--copies", "--defer", "--device", "--help",
@@ -135,7 +136,8 @@ def _config(cmd, argv):
 def test_help_lists_the_pinned_flags(cmd, capsys):
     flags = sorted(s for a in SUBPARSERS[cmd]._actions for s in a.option_strings)
     takes_accessions = cmd in ("composite", "fit", "screen", "simulate", "zero")
-    assert flags == sorted(PINNED_FLAGS[cmd] + (FETCH_FLAGS if takes_accessions else []))
+    flexible = FLEXIBLE_FLAGS if cmd == "fit" else []
+    assert flags == sorted(PINNED_FLAGS[cmd] + (FETCH_FLAGS if takes_accessions else []) + flexible)
     with pytest.raises(SystemExit):
         main([cmd, "--help"])
     shown = capsys.readouterr().out

@@ -73,7 +73,7 @@ def flexible_model(
     x0 = structure.coords_xyz
     for ch in st[0]:
         for res in ch:
-            key = (ch.name, int(res.seqid.num), res.seqid.icode.strip())
+            key = (ch.name, int(res.seqid.num or 0), res.seqid.icode.strip())
             idx = index.get(key)
             t = rigid if not idx else _kabsch(x0[idx], fit.xyz[idx])
             for at in res:
