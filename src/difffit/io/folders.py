@@ -53,6 +53,7 @@ from difffit.io.results import (
     read_format_json,
     results_files,
     save_results,
+    write_chimerax_script,
     write_json,
 )
 from difffit.results import FitResult
@@ -377,8 +378,25 @@ class RunFolder:
             )
 
     # ------------------------------------------------------------------ writing
+    def _write_chimerax(self) -> None:
+        """``open_in_chimerax.cxc``: the map at the level, each round's working map (hidden)
+        and the assembly, with paths relative to the run folder."""
+        hidden = [(self.path / r.working_map, f"working map after round {r.index}")
+                  for r in self.rounds]  # fmt: skip
+        asm = self.path / "assembly.cif"
+        write_chimerax_script(
+            self.path / "open_in_chimerax.cxc", self.map_path, self.level,
+            [(asm, "the assembly")] if asm.exists() else [], hidden_maps=hidden,
+            title="difffit composite: open the map, the rounds' working maps and the assembly",
+        )  # fmt: skip
+
     @_locked
     def _write(self) -> None:
+        # a viewer session's run folder is its results folder, whose .cxc is the fit's
+        if self._man.get("base_fit") != "." and (
+            self._man.get("rounds") or (self.path / "open_in_chimerax.cxc").exists()
+        ):
+            self._write_chimerax()
         self._man["updated"] = _now()
         self._man["format_version"] = FORMAT_VERSION
         self._man["rounds_done"] = self.rounds_done

@@ -81,6 +81,45 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     atomic_write_text(path, json.dumps(data, indent=1, default=_json_default) + "\n")
 
 
+def _script_path(target: str | os.PathLike[str], folder: Path) -> str:
+    """``target`` relative to ``folder`` (absolute when no relative path exists)."""
+    try:
+        return Path(os.path.relpath(Path(target).resolve(), folder.resolve())).as_posix()
+    except ValueError:  # another drive
+        return str(Path(target).resolve())
+
+
+def write_chimerax_script(
+    path: Path,
+    map_path: str | os.PathLike[str] | None,
+    level: float,
+    models: Sequence[tuple[Path, str]],
+    *,
+    title: str,
+    hidden_maps: Sequence[tuple[Path, str]] = (),
+) -> Path:
+    """A ChimeraX script with paths relative to its folder (ChimeraX runs a ``.cxc`` from its
+    own folder), so that the folder still opens once copied. A map outside the folder is named
+    by its relative path with its absolute origin in a comment line."""
+    folder = path.parent
+    lines = [f"# {title}"]
+    n = 0
+    if map_path is not None:
+        rel = _script_path(map_path, folder)
+        if rel.startswith("../") or Path(rel).is_absolute():
+            lines.append(f"# map from {Path(map_path).resolve()} (outside this folder)")
+        lines += [f'open "{rel}"', f"volume #1 level {level:.6g} style mesh"]
+        n = 1
+    for m, label in hidden_maps:
+        n += 1
+        lines += [f'open "{_script_path(m, folder)}"', f"volume #{n} hide", f"# {label} (#{n})"]
+    for m, label in models:
+        n += 1
+        lines += [f'open "{_script_path(m, folder)}"', f"# {label}  (model #{n})"]
+    atomic_write_text(path, "\n".join(lines) + "\n")
+    return path
+
+
 def save_results(
     result: FitResult,
     folder: str | os.PathLike[str],
@@ -181,14 +220,11 @@ def _save_results(
         models.append(entry)
 
     map_abs = str(Path(map_path).resolve()) if map_path else None
-    cxc = ["# difffit results: open the map and the fitted models in ChimeraX"]
-    if map_abs:
-        cxc.append(f'open "{map_abs}"')
-        cxc.append(f"volume #1 level {result.level:.6g} style mesh")
-    for i, mdl in enumerate(models):
-        cxc.append(f'open "{(folder / mdl["cif"]).resolve()}"')
-        cxc.append(f"# rank {mdl['rank']}: {mdl['structure']}  (model #{i + 2})")
-    (folder / "open_in_chimerax.cxc").write_text("\n".join(cxc) + "\n")
+    write_chimerax_script(
+        folder / "open_in_chimerax.cxc", map_abs, result.level,
+        [(folder / m["cif"], f"rank {m['rank']}: {m['structure']}") for m in models],
+        title="difffit results: open the map and the fitted models in ChimeraX",
+    )  # fmt: skip
 
     manifest = {
         "format": FORMAT_NAME,

@@ -465,6 +465,14 @@ def transformed_model(structure: Structure, transform: RigidTransform) -> gemmi.
     return st
 
 
+def _clear_crystal_frame(st: gemmi.Structure) -> None:
+    """Drop the unit cell, space group and symmetry operators of a moved copy: a crystal's cell
+    (``CRYST1 ... C 2 2 21``) means nothing once the model is placed in a map."""
+    st.cell = gemmi.UnitCell()
+    st.spacegroup_hm = ""
+    st.ncs.clear()
+
+
 def write_structure(
     structure: Structure | gemmi.Structure,
     path: str | os.PathLike[str],
@@ -487,6 +495,7 @@ def write_structure(
             tr.mat.fromlist(transform.rotation.tolist())
             tr.vec.fromlist(transform.translation.tolist())
             st[0].transform_pos_and_adp(tr)
+    _clear_crystal_frame(st)
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "cif":
         st.setup_entities()

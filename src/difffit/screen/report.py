@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from difffit.io.results import model_file_name, write_json
+from difffit.io.results import model_file_name, write_chimerax_script, write_json
 from difffit.results import TRANSFORM_COLUMNS, write_csv
 from difffit.screen.workflow import ScreenResult
 
@@ -179,15 +179,11 @@ def write_screen_report(
             log.warning("no scores.png: %s", exc)
 
     map_abs = str(Path(map_path).resolve()) if map_path else None
-    cxc = ["# difffit screen: open the map and the best fitted candidates in ChimeraX"]
-    if map_abs:
-        cxc += [f'open "{map_abs}"', f"volume #1 level {result.level:.6g} style mesh"]
-    for i, m in enumerate(models):
-        cxc += [
-            f'open "{(folder / m["cif"]).resolve()}"',
-            f"# rank {m['rank']}: {m['structure']}  (model #{i + 2})",
-        ]
-    (folder / "open_in_chimerax.cxc").write_text("\n".join(cxc) + "\n")
+    write_chimerax_script(
+        folder / "open_in_chimerax.cxc", map_abs, result.level,
+        [(folder / m["cif"], f"rank {m['rank']}: {m['structure']}") for m in models],
+        title="difffit screen: open the map and the best fitted candidates in ChimeraX",
+    )  # fmt: skip
     files["chimerax"] = "open_in_chimerax.cxc"
 
     null = result.null
