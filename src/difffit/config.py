@@ -17,20 +17,33 @@ from collections.abc import Iterator, Mapping
 from dataclasses import Field, asdict, dataclass, field, fields, replace
 from typing import Any
 
-from difffit.density.zero import DEFAULT_RULE, RULES
 from difffit.errors import ConfigError
-from difffit.structure import SELECTIONS
 from difffit.validate import Boolean, Choice, Integer, Number, Numbers
+
+#: Zeroing rules of :func:`difffit.density.zero.zero_density` (defined here, with no numpy
+#: import, so that the command line can build its options without loading the compute code).
+RULES = ("dominant", "plain", "shrunk", "subtract")
+DEFAULT_RULE = "dominant"
+#: The other defaults of :func:`difffit.density.zero.zero_density` (``difffit zero`` shows them).
+ZERO_DEFAULTS = {"envelope": 0.05, "core": 0.3, "dominance": 0.5, "erode_voxels": 1, "fill": 0.0}
+
+#: Atom selections: "all" heavy atoms (waters excluded), "backbone", "ca" (one atom per residue).
+SELECTIONS = ("all", "backbone", "ca")
+
+#: The screen pre-filter's default limit on candidate volume / density volume.
+DEFAULT_MAX_VOLUME_RATIO = 10.0
 
 __all__ = [
     "BaseConfig",
     "ClusterConfig",
     "CompositeConfig",
+    "DomainConfig",
     "FitConfig",
     "Option",
     "PrepConfig",
     "QualityConfig",
     "RefineConfig",
+    "ScreenConfig",
     "SearchConfig",
     "option",
     "option_fields",
@@ -527,3 +540,106 @@ class CompositeConfig(BaseConfig):
         if unknown:
             raise ConfigError(f"unknown CompositeConfig options: {', '.join(sorted(unknown))}")
         return cls(fit=fit_cfg, **d)
+
+
+@dataclass(frozen=True)
+class DomainConfig:
+    """Options of :func:`difffit.domains.split_domains`.
+
+    Attributes
+    ----------
+    pae_cutoff : float, Å
+        Residue pairs with PAE below this are joined (weight 1/PAE).
+    pae_resolution : float
+        Resolution of the modularity of the PAE graph (smaller: fewer, larger domains).
+    min_domain_residues : int
+        Smallest domain (residues). PAE: smaller communities get -1; contacts: they are merged.
+    plddt_cutoff : float
+        Residues of an AlphaFold model with pLDDT below this get -1 (contacts method).
+    use_plddt : bool or None
+        Read the B column as pLDDT: None detects AlphaFold models (:func:`detect_alphafold`).
+    contact_cutoff : float, Å
+        CA-CA distance of an edge of the contact graph.
+    contact_resolution : float
+        Resolution of the modularity of the contact graph.
+    min_segment_residues : int
+        Shortest run of consecutive residues kept in one domain (contacts method).
+    max_interface_fraction : float
+        Two domains are merged when their contact weight is more than this fraction of the
+        smaller one's total contact weight (contacts method).
+    ligand_distance : float, Å
+        A non-polymer residue takes the domain of the nearest trace atom within this distance.
+    """
+
+    pae_cutoff: float = 5.0
+    pae_resolution: float = 1.0
+    min_domain_residues: int = 20
+    plddt_cutoff: float = 70.0
+    use_plddt: bool | None = None
+    contact_cutoff: float = 9.0
+    contact_resolution: float = 0.4
+    min_segment_residues: int = 15
+    max_interface_fraction: float = 0.15
+    ligand_distance: float = 8.0
+
+    def __post_init__(self) -> None:
+        for name in ("pae_cutoff", "pae_resolution", "contact_cutoff", "contact_resolution"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("min_domain_residues", "min_segment_residues"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 < self.max_interface_fraction <= 1:
+            raise ConfigError(
+                f"max_interface_fraction must be within (0, 1], got {self.max_interface_fraction}"
+            )
+        if not 0 <= self.plddt_cutoff <= 100:
+            raise ConfigError(f"plddt_cutoff must be within 0-100, got {self.plddt_cutoff}")
+        if not self.ligand_distance >= 0:
+            raise ConfigError(f"ligand_distance must be >= 0, got {self.ligand_distance}")
+
+
+def default_screen_fit_config() -> FitConfig:
+    """The fit options of a screen: the defaults of :func:`difffit.fit`, ranked by ``cam``."""
+    return FitConfig(cluster=ClusterConfig(sort_by="cam"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScreenConfig(BaseConfig):
+    """Options of :func:`difffit.screen.screen`.
+
+    Attributes
+    ----------
+    fit : FitConfig
+        Options of every candidate's fit. ``fit.cluster.sort_by`` is the score that ranks the
+        clusters of a candidate and the candidates of the library (default ``cam``, the
+        correlation about the mean, which unlike the plain correlation does not reward small
+        structures sitting in the densest part of the map).
+    prefilter : bool
+        Leave out candidates much larger than the density (:mod:`difffit.screen.prefilter`).
+    max_volume_ratio : float
+        The pre-filter's limit on candidate volume / density volume (> 0; inf = no limit).
+    alpha : float
+        False-discovery rate at which a candidate is called significant.
+    """
+
+    fit: FitConfig = field(default_factory=default_screen_fit_config, metadata=section(FitConfig))
+    prefilter: bool = option(
+        True, Boolean(), flag="--no-prefilter", negate=True,
+        help="fit every candidate, however much larger than the density",
+    )  # fmt: skip
+    max_volume_ratio: float = option(
+        DEFAULT_MAX_VOLUME_RATIO, Number(0.0, low_open=True, allow_inf=True),
+        flag="--max-volume-ratio", metavar="R",
+        help="pre-filter: leave out candidates with a volume above R x the density's volume at "
+        "the contour level (default %(default)s)",
+    )  # fmt: skip
+    alpha: float = option(
+        0.01, Number(0.0, 1.0, low_open=True, high_open=True), flag="--alpha", metavar="Q",
+        help="false-discovery rate at which a candidate is called significant "
+        "(default %(default)s)",
+    )  # fmt: skip
+
+    @property
+    def metric(self) -> str:
+        return self.fit.cluster.sort_by

@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from difffit.config import DomainConfig
 from difffit.errors import ConfigError, StructureError
 from difffit.structure import Structure
 
@@ -76,63 +77,6 @@ class DomainMethod(enum.Enum):
     PAE = "pae"
     CONTACTS = "contacts"
     MANUAL = "manual"
-
-
-@dataclass(frozen=True)
-class DomainConfig:
-    """Options of :func:`split_domains`.
-
-    Attributes
-    ----------
-    pae_cutoff : float, Å
-        Residue pairs with PAE below this are joined (weight 1/PAE).
-    pae_resolution : float
-        Resolution of the modularity of the PAE graph (smaller: fewer, larger domains).
-    min_domain_residues : int
-        Smallest domain (residues). PAE: smaller communities get -1; contacts: they are merged.
-    plddt_cutoff : float
-        Residues of an AlphaFold model with pLDDT below this get -1 (contacts method).
-    use_plddt : bool or None
-        Read the B column as pLDDT: None detects AlphaFold models (:func:`detect_alphafold`).
-    contact_cutoff : float, Å
-        CA-CA distance of an edge of the contact graph.
-    contact_resolution : float
-        Resolution of the modularity of the contact graph.
-    min_segment_residues : int
-        Shortest run of consecutive residues kept in one domain (contacts method).
-    max_interface_fraction : float
-        Two domains are merged when their contact weight is more than this fraction of the
-        smaller one's total contact weight (contacts method).
-    ligand_distance : float, Å
-        A non-polymer residue takes the domain of the nearest trace atom within this distance.
-    """
-
-    pae_cutoff: float = 5.0
-    pae_resolution: float = 1.0
-    min_domain_residues: int = 20
-    plddt_cutoff: float = 70.0
-    use_plddt: bool | None = None
-    contact_cutoff: float = 9.0
-    contact_resolution: float = 0.4
-    min_segment_residues: int = 15
-    max_interface_fraction: float = 0.15
-    ligand_distance: float = 8.0
-
-    def __post_init__(self) -> None:
-        for name in ("pae_cutoff", "pae_resolution", "contact_cutoff", "contact_resolution"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("min_domain_residues", "min_segment_residues"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0 < self.max_interface_fraction <= 1:
-            raise ConfigError(
-                f"max_interface_fraction must be within (0, 1], got {self.max_interface_fraction}"
-            )
-        if not 0 <= self.plddt_cutoff <= 100:
-            raise ConfigError(f"plddt_cutoff must be within 0-100, got {self.plddt_cutoff}")
-        if not self.ligand_distance >= 0:
-            raise ConfigError(f"ligand_distance must be >= 0, got {self.ligand_distance}")
 
 
 # ---------------------------------------------------------------------------- residues

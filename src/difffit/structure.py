@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from difffit.config import SELECTIONS
 from difffit.errors import ConfigError, StructureError
 
 __all__ = ["ATOM_VOLUME", "SELECTIONS", "Structure"]
@@ -21,8 +22,6 @@ __all__ = ["ATOM_VOLUME", "SELECTIONS", "Structure"]
 #: Protein volume per heavy atom, Å³ (1.35 g/cm³, ~14.7 Da per heavy atom with its hydrogens).
 ATOM_VOLUME = 18.0
 
-#: Atom selections: "all" heavy atoms (waters excluded), "backbone", "ca" (one atom per residue).
-SELECTIONS = ("all", "backbone", "ca")
 
 _PROTEIN_BACKBONE = frozenset({"N", "CA", "C", "O"})
 _NUCLEIC_BACKBONE = frozenset({"P", "O5'", "C5'", "C4'", "C3'", "O3'"})

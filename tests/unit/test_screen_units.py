@@ -276,3 +276,13 @@ def test_worker_count_follows_available_memory(caplog):
     assert plan_workers(4, ctx, available=per // 2) == 1
     avail = available_memory_bytes()
     assert avail is None or avail > 0
+
+
+def test_scores_plot_title_says_when_nothing_was_tested():
+    from difffit.screen.confidence import MIN_LIBRARY
+    from difffit.screen.plot import significance_title
+
+    untested = significance_title(3, 0, 0.01, None)
+    assert "not tested" in untested and "significant at FDR" not in untested
+    assert str(MIN_LIBRARY) in untested
+    assert significance_title(40, 2, 0.01, object()) == "40 candidates, 2 significant at FDR 0.01"

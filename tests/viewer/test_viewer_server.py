@@ -353,9 +353,12 @@ def test_view_cli_end_to_end(synthetic_results, tmp_path):
         pytest.skip("the viewer's Mol* bundle is not built: run scripts/build-viewer")
     # without a display the command opens no browser (nor a text browser in the terminal)
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    # Ctrl+C is SIGINT with its default action: a shell script that ignores SIGINT (trap '' INT)
+    # passes the ignore on to its children, and Python then never raises KeyboardInterrupt.
     proc = subprocess.Popen(
         [sys.executable, "-m", "difffit", "view", str(results), "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     try:
         url = None

@@ -21,7 +21,6 @@ from difffit.cli.common import (
     config_from_args,
 )
 from difffit.cli.inputs import add_fetch_options, resolve_map, resolve_structures
-from difffit.composite.types import Decision
 from difffit.config import CompositeConfig
 from difffit.errors import ConfigError
 
@@ -179,6 +178,8 @@ def _manual(session, args, bar, out: Path) -> int:
 
 
 def _log_round(rnd, folder) -> None:
+    from difffit.composite.types import Decision
+
     z = rnd.zero
     zs = f"; {z.n_voxels_zeroed} voxels zeroed ({z.rule})" if z is not None else ""
     log.info("round %d: placed %s in %.1f s%s", rnd.index,

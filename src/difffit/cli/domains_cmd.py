@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 from difffit.cli.common import positive_float
-from difffit.domains import DomainConfig
+from difffit.config import DomainConfig
 
 log = logging.getLogger("difffit")
 

@@ -21,13 +21,12 @@ from difffit.cli.common import (
 )
 from difffit.cli.inputs import add_fetch_options, resolve_map, resolve_structures
 from difffit.progress import Progress
-from difffit.screen.confidence import MIN_LIBRARY
 
 log = logging.getLogger("difffit")
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    from difffit.screen import ScreenConfig
+    from difffit.config import ScreenConfig
 
     p = sub.add_parser(
         "screen",
@@ -108,6 +107,7 @@ class CandidateBar:
 def run(args: argparse.Namespace) -> int:
     from difffit.io import read_map
     from difffit.screen import ScreenConfig, find_library, screen, write_screen_report
+    from difffit.screen.confidence import MIN_LIBRARY
 
     config = config_from_args(ScreenConfig, args)
     n_models = models_from_args(args)

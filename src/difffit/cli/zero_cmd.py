@@ -7,21 +7,20 @@ Zero the density that accepted fits explain; the input map is never overwritten,
 from __future__ import annotations
 
 import argparse
-import inspect
 import logging
 from pathlib import Path
 
 from difffit.cli.common import add_out, add_overwrite, positive_float
 from difffit.cli.inputs import add_fetch_options, resolve_map
-from difffit.density.zero import DEFAULT_RULE, RULES, zero_density
+from difffit.config import DEFAULT_RULE, RULES, ZERO_DEFAULTS
 from difffit.errors import ConfigError
 
 log = logging.getLogger("difffit")
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    # the defaults are zero_density's own (declared there once)
-    defaults = {k: v.default for k, v in inspect.signature(zero_density).parameters.items()}
+    # the defaults are zero_density's own (declared once, in difffit.config)
+    defaults = ZERO_DEFAULTS
     p = sub.add_parser(
         "zero",
         help="zero the density explained by fitted structures (writes a new map)",

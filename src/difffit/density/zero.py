@@ -45,13 +45,12 @@ import numpy as np
 from scipy import ndimage
 
 from difffit import validate
+from difffit.config import DEFAULT_RULE, RULES, ZERO_DEFAULTS
 from difffit.density.map import DensityMap
 from difffit.errors import ConfigError
 
 __all__ = ["DEFAULT_RULE", "RULES", "ZeroResult", "restore_density", "zero_density"]
 
-RULES = ("dominant", "plain", "shrunk", "subtract")
-DEFAULT_RULE = "dominant"
 
 #: Simulated values at or above this fraction of the maximum are the structure's core, where the
 #: map-to-simulation scale is estimated.
@@ -148,11 +147,11 @@ def zero_density(
     simulated: DensityMap,
     *,
     rule: str = DEFAULT_RULE,
-    envelope: float = 0.05,
-    core: float = 0.3,
-    dominance: float = 0.5,
-    erode_voxels: int = 1,
-    fill: float = 0.0,
+    envelope: float = ZERO_DEFAULTS["envelope"],
+    core: float = ZERO_DEFAULTS["core"],
+    dominance: float = ZERO_DEFAULTS["dominance"],
+    erode_voxels: int = int(ZERO_DEFAULTS["erode_voxels"]),
+    fill: float = ZERO_DEFAULTS["fill"],
     scale: float | None = None,
 ) -> ZeroResult:
     """Remove from ``density`` the density that ``simulated`` explains.

@@ -8,10 +8,20 @@ from pathlib import Path
 import numpy as np
 
 from difffit.io.atomic import atomic_path
-from difffit.screen.confidence import CORRELATION_METRICS
+from difffit.screen.confidence import CORRELATION_METRICS, MIN_LIBRARY
 from difffit.screen.workflow import ScreenResult
 
-__all__ = ["plot_scores"]
+__all__ = ["plot_scores", "significance_title"]
+
+
+def significance_title(n_candidates: int, n_significant: int, alpha: float, null) -> str:
+    """The histogram's title: what was called, or that nothing was tested (no null model)."""
+    if null is None:
+        return (
+            f"{n_candidates} candidates, not tested for significance (fewer than "
+            f"{MIN_LIBRARY} fitted: no library null)"
+        )
+    return f"{n_candidates} candidates, {n_significant} significant at FDR {alpha:g}"
 
 
 def _pyplot():
@@ -52,6 +62,7 @@ def plot_scores(result: ScreenResult, path: str | os.PathLike[str], *, n_labels:
     sig = np.array([c.significant for c in ranked], dtype=bool)
     null = result.null
     corr = metric in CORRELATION_METRICS
+    rest_label = "not significant" if null is not None else "not tested (no null model)"
     # BH calls the best candidate when its p-value is below alpha / n
     first_call_p = result.config.alpha / max(len(u), 1)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11.5, 4.4), constrained_layout=True)
@@ -63,7 +74,7 @@ def plot_scores(result: ScreenResult, path: str | os.PathLike[str], *, n_labels:
             width = np.diff(np.histogram_bin_edges(u, bins="fd"))[0] if len(u) > 3 else 1.0
             n_bins = int(np.clip(np.ceil((hi - lo + 2 * pad) / max(width, 1e-9)), 10, 200))
             bins = np.linspace(lo - pad, hi + pad, n_bins + 1)
-            ax1.hist(u[~sig], bins=bins, color="0.7", edgecolor="0.4", label="not significant")
+            ax1.hist(u[~sig], bins=bins, color="0.7", edgecolor="0.4", label=rest_label)
             if sig.any():
                 ax1.hist(u[sig], bins=bins, color="C3", edgecolor="0.3", label="significant")
             if null is not None:
@@ -80,12 +91,10 @@ def plot_scores(result: ScreenResult, path: str | os.PathLike[str], *, n_labels:
             ax1.margins(y=0.35)
         ax1.set_xlabel(f"atanh({metric}) x sqrt(atoms)" if corr else f"best {metric}")
         ax1.set_ylabel("candidates")
-        ax1.set_title(
-            f"{len(u)} candidates, {int(sig.sum())} significant at FDR {result.config.alpha:g}"
-        )
+        ax1.set_title(significance_title(len(u), int(sig.sum()), result.config.alpha, null))
         ax1.legend(fontsize=8, loc="upper right")
 
-        ax2.scatter(atoms[~sig], scores[~sig], s=12, color="0.5", label="not significant")
+        ax2.scatter(atoms[~sig], scores[~sig], s=12, color="0.5", label=rest_label)
         ax2.scatter(atoms[sig], scores[sig], s=24, color="C3", label="significant")
         for i in range(min(n_labels, len(ranked))):
             ax2.annotate(ranked[i].record.name, (atoms[i], scores[i]), fontsize=7,

@@ -21,12 +21,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from difffit.config import DEFAULT_MAX_VOLUME_RATIO
 from difffit.errors import ConfigError
 from difffit.structure import ATOM_VOLUME
 
 __all__ = ["ATOM_VOLUME", "DEFAULT_MAX_VOLUME_RATIO", "SizeCheck", "size_check"]
-
-DEFAULT_MAX_VOLUME_RATIO = 10.0
 
 
 @dataclass(frozen=True)

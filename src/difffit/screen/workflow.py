@@ -19,19 +19,19 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from difffit._version import __version__
-from difffit.config import BaseConfig, ClusterConfig, FitConfig, option, section
+from difffit.config import ScreenConfig
 from difffit.density.map import DensityMap
 from difffit.errors import ConfigError, StructureError
 from difffit.progress import Progress
 from difffit.screen.confidence import Confidence, NullModel, library_confidence
 from difffit.screen.library import LibraryEntry, candidate_seed
-from difffit.screen.prefilter import DEFAULT_MAX_VOLUME_RATIO, size_check
+from difffit.screen.prefilter import size_check
 from difffit.screen.store import FINAL_STATUSES, ScreenStore
 from difffit.screen.task import (
     CandidateRecord,
@@ -42,59 +42,12 @@ from difffit.screen.task import (
     prepared_for,
 )
 from difffit.seeding import make_seed
-from difffit.validate import Boolean, Number
 
 __all__ = ["RankedCandidate", "ScreenConfig", "ScreenResult", "screen"]
 
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[Progress], None]
-
-
-def default_screen_fit_config() -> FitConfig:
-    """The fit options of a screen: the defaults of :func:`difffit.fit`, ranked by ``cam``."""
-    return FitConfig(cluster=ClusterConfig(sort_by="cam"))
-
-
-@dataclass(frozen=True, kw_only=True)
-class ScreenConfig(BaseConfig):
-    """Options of :func:`screen`.
-
-    Attributes
-    ----------
-    fit : FitConfig
-        Options of every candidate's fit. ``fit.cluster.sort_by`` is the score that ranks the
-        clusters of a candidate and the candidates of the library (default ``cam``, the
-        correlation about the mean, which unlike the plain correlation does not reward small
-        structures sitting in the densest part of the map).
-    prefilter : bool
-        Leave out candidates much larger than the density (:mod:`difffit.screen.prefilter`).
-    max_volume_ratio : float
-        The pre-filter's limit on candidate volume / density volume (> 0; inf = no limit).
-    alpha : float
-        False-discovery rate at which a candidate is called significant.
-    """
-
-    fit: FitConfig = field(default_factory=default_screen_fit_config, metadata=section(FitConfig))
-    prefilter: bool = option(
-        True, Boolean(), flag="--no-prefilter", negate=True,
-        help="fit every candidate, however much larger than the density",
-    )  # fmt: skip
-    max_volume_ratio: float = option(
-        DEFAULT_MAX_VOLUME_RATIO, Number(0.0, low_open=True, allow_inf=True),
-        flag="--max-volume-ratio", metavar="R",
-        help="pre-filter: leave out candidates with a volume above R x the density's volume at "
-        "the contour level (default %(default)s)",
-    )  # fmt: skip
-    alpha: float = option(
-        0.01, Number(0.0, 1.0, low_open=True, high_open=True), flag="--alpha", metavar="Q",
-        help="false-discovery rate at which a candidate is called significant "
-        "(default %(default)s)",
-    )  # fmt: skip
-
-    @property
-    def metric(self) -> str:
-        return self.fit.cluster.sort_by
 
 
 @dataclass(frozen=True)
