@@ -643,3 +643,13 @@ class ScreenConfig(BaseConfig):
     @property
     def metric(self) -> str:
         return self.fit.cluster.sort_by
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlexFitConfig(BaseConfig):
+    """Options of ``fit --flexible``."""
+
+    n_top: int = option(
+        3, Integer(minimum=1), flag="--flexible-top", metavar="N",
+        help="refine the best N clusters of each structure flexibly (default %(default)s)",
+    )  # fmt: skip

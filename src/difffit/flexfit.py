@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from difffit.config import BaseConfig, FitConfig, option
+from difffit.config import FitConfig, FlexFitConfig
 from difffit.density.map import DensityMap
 from difffit.domains import DomainSplit, split_domains
 from difffit.fitting.flexible import (
@@ -36,19 +36,8 @@ from difffit.fitting.multibody import (
 from difffit.geometry import RigidTransform
 from difffit.results import FitResult
 from difffit.structure import Structure
-from difffit.validate import Integer
 
 __all__ = ["FlexFitConfig", "FlexibleFit", "fit_flexible", "residue_shifts"]
-
-
-@dataclass(frozen=True, kw_only=True)
-class FlexFitConfig(BaseConfig):
-    """Options of ``fit --flexible``."""
-
-    n_top: int = option(
-        3, Integer(minimum=1), flag="--flexible-top", metavar="N",
-        help="refine the best N clusters of each structure flexibly (default %(default)s)",
-    )  # fmt: skip
 
 
 @dataclass(frozen=True, eq=False)

@@ -57,7 +57,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def _add_flexible_options(p: argparse.ArgumentParser) -> None:
     from difffit.cli.common import add_config_options
-    from difffit.flexfit import FlexFitConfig
+    from difffit.config import FlexFitConfig
 
     g = p.add_argument_group("flexible (docs/flexible.md)")
     g.add_argument("--flexible", action="store_true",
@@ -70,7 +70,8 @@ def _add_flexible_options(p: argparse.ArgumentParser) -> None:
 
 def _run_flexible(args, density, structures, result, out) -> None:
     from difffit.cli.common import config_from_args
-    from difffit.flexfit import FlexFitConfig, fit_flexible
+    from difffit.config import FlexFitConfig
+    from difffit.flexfit import fit_flexible
     from difffit.io.flexible import write_flexible
 
     pae = None
