@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import gzip
 import logging
+import math
 import os
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as hs
 
 from difffit.errors import StructureError
 from difffit.io.structures import read_structure
@@ -137,3 +140,35 @@ def test_fifo_and_corrupt_gzip(tmp_path):
     gz.write_bytes(bytes(z))
     msg = _error(gz)
     assert "damaged" in msg or "cannot parse" in msg
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=hs.text(alphabet="0123456789.-+eE ,abnifx?*", min_size=8, max_size=8))
+def test_any_pdb_coordinate_text_reads_as_its_number_or_is_refused(tmp_path, text):
+    """Columns 31-38 of any text: a StructureError, or the number the text says, never 0 or a
+    part of the text."""
+    p = _pdb(tmp_path / "h.pdb", replace=text + "   6.071  -5.147")
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    try:
+        st = read_structure(p)
+    except StructureError as exc:
+        assert "\n" not in str(exc) and str(p) in str(exc)
+        return
+    assert value is not None and math.isfinite(value), text
+    assert st.coords_xyz[1, 0] == pytest.approx(value, abs=1e-3)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(x=hs.floats(min_value=-999.0, max_value=9999.0, allow_nan=False))
+def test_any_finite_written_coordinate_reads_back(tmp_path, x):
+    for fmt in ("pdb", "cif"):
+        p = (_pdb(tmp_path / "v.pdb", replace=f"{x:8.3f}   6.071  -5.147") if fmt == "pdb"
+             else _cif(tmp_path / "v.cif", f"{x:.3f}"))  # fmt: skip
+        assert read_structure(p).coords_xyz[1, 0] == pytest.approx(round(x, 3), abs=1.5e-3)

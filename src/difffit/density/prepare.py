@@ -66,8 +66,15 @@ def auto_level(density: DensityMap, *, bins: int = 256, background: float | None
     lo, hi = float(d.min()), float(d.max())
     if hi <= lo:
         raise ConfigError("the map is constant: no automatic level exists; give --level")
-    hist, edges = np.histogram(d, bins=bins, range=(lo, hi))
-    centres = 0.5 * (edges[:-1] + edges[1:])
+    try:
+        hist, edges = np.histogram(d, bins=bins, range=(lo, hi))
+        centres = 0.5 * (edges[:-1] + edges[1:])
+    except ValueError:
+        # a large constant offset (1e6 + small values): the range is too narrow for float32
+        # bins at that magnitude; bin relative to the minimum, in float64
+        d64 = d.astype(np.float64) - lo
+        hist, edges = np.histogram(d64, bins=bins, range=(0.0, hi - lo))
+        centres = lo + 0.5 * (edges[:-1] + edges[1:])
     w0 = np.cumsum(hist).astype(np.float64)
     w1 = w0[-1] - w0
     s0 = np.cumsum(hist * centres)

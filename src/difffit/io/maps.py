@@ -20,7 +20,8 @@ the file and the problem):
   size exactly: a file larger or smaller than its header says (a MODE changed without converting
   the data, a corrupt NSYMBT) is refused before any data are read;
 * voxel sizes lie in [:data:`MIN_VOXEL`, :data:`MAX_VOXEL`] Å and every origin component within
-  ±:data:`MAX_COORDINATE` Å (float32 keeps 0.1 Å steps there); every voxel is finite.
+  ±:data:`MAX_COORDINATE` Å (float32 keeps 0.1 Å steps there); every voxel is finite and within
+  ±:data:`MAX_VALUE` (larger values overflow the float32 sums of the fit).
 
 Written maps are mode 2 (float32), axis order 1 2 3, NSTART = 0, ORIGIN = origin, and read back to
 the same :class:`~difffit.density.DensityMap`.
@@ -52,6 +53,9 @@ MIN_VOXEL = 0.01
 MAX_VOXEL = 100.0
 #: Largest |origin| accepted, Å: float32 still resolves 0.1 Å steps up to ~1e6 Å.
 MAX_COORDINATE = 1.0e6
+#: Largest |voxel value| accepted: squares and sums of ~1e9 voxels must stay finite in float32
+#: (real maps hold values of order 1 to 1e4; beyond this the data are garbage).
+MAX_VALUE = 1.0e12
 #: mrcfile warnings that mean the data block does not match the header.
 _SIZE_WARNINGS = ("larger than expected", "could only read", "smaller than expected")
 
@@ -124,6 +128,12 @@ def read_map(path: str | os.PathLike[str]) -> DensityMap:
     if not np.all(np.isfinite(data_crs)):
         n_bad = int(np.size(data_crs) - np.count_nonzero(np.isfinite(data_crs)))
         raise MapFormatError(f"{path}: {n_bad} voxels are NaN or infinite")
+    peak = float(np.max(np.abs(data_crs))) if data_crs.size else 0.0
+    if peak > MAX_VALUE:
+        raise MapFormatError(
+            f"{path}: voxel values reach {peak:.3g}, beyond ±{MAX_VALUE:g}: the data are "
+            "damaged (or rescale the map)"
+        )
 
     # axis_of[file axis c/r/s] = world axis 0/1/2 (x/y/z)
     axis_of = [o - 1 for o in order]

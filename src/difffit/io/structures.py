@@ -180,14 +180,30 @@ def _blank_element_records(path: Path) -> bool | set[tuple[str, int | None, str,
 
 
 def _check_pdb_coordinates(path: Path) -> None:
-    """Every ATOM/HETATM record of the first model must carry three numbers in columns 31-54."""
+    """Every ATOM/HETATM record of the first model must carry three numbers in columns 31-54;
+    the file must be text that the parser reads line by line as written (no NUL byte, which
+    ends a line early for it, no byte-order mark hiding the first record, no undecodable bytes
+    in atom records)."""
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     with opener(path, "rt", errors="replace") as fh:
         for n, line in enumerate(fh, 1):
+            if n == 1 and line.startswith("\ufeff"):
+                raise StructureError(
+                    f"{path}: starts with a byte-order mark, which hides its first record: "
+                    "save the file as plain text without BOM"
+                )
+            if "\0" in line:
+                raise StructureError(
+                    f"{path}: line {n} holds NUL bytes: the file is damaged or binary"
+                )
             if line.startswith("ENDMDL"):
                 return
             if not line.startswith(("ATOM  ", "HETATM")):
                 continue
+            if "\ufffd" in line:
+                raise StructureError(
+                    f"{path}: line {n}: the atom record is not UTF-8 text: fix the record"
+                )
             for axis, (a, b) in zip("xyz", ((30, 38), (38, 46), (46, 54)), strict=True):
                 text = line[a:b]
                 if not _NUMBER.match(text) or not math.isfinite(float(text)):
@@ -296,10 +312,13 @@ def read_structure(
     """
     path = Path(path)
     check_regular_file(path, StructureError)
-    st = _parse_first_model(path)
-    if not st.name:
-        st.name = _stem(path)
-    atoms = _heavy_atoms(st)
+    try:  # gemmi hands names over as UTF-8; a byte that is not raises on access
+        st = _parse_first_model(path)
+        if not st.name:
+            st.name = _stem(path)
+        atoms = _heavy_atoms(st)
+    except UnicodeDecodeError as exc:
+        raise StructureError(f"{path}: names are not UTF-8 text ({one_line(exc)})") from None
     if not atoms["xyz"]:
         raise StructureError(f"{path}: no heavy atoms (only waters/hydrogens, or empty)")
     xyz = np.array(atoms["xyz"], dtype=np.float64)
@@ -350,6 +369,8 @@ def _parse_first_model(path: Path) -> gemmi.Structure:
         raise
     except (zlib.error, EOFError, gzip.BadGzipFile) as exc:
         raise StructureError(f"{path}: damaged compressed data ({one_line(exc)})") from None
+    except UnicodeDecodeError as exc:
+        raise StructureError(f"{path}: not UTF-8 text ({one_line(exc)})") from None
     except (RuntimeError, ValueError, OSError, IndexError) as exc:
         raise StructureError(f"{path}: cannot parse as {fmt.upper()} ({one_line(exc)})") from None
     n_fixed, n_invalid = _fix_elements(st, blank)
