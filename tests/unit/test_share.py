@@ -40,3 +40,17 @@ def test_written_model_has_no_crystal_cell(tmp_path):
     out_cif = write_structure(st, tmp_path / "m.cif", transform=move).read_text()
     assert "C 2 2 21" not in out_pdb and "162.000" not in out_pdb
     assert "C 2 2 21" not in out_cif and "162" not in out_cif.split("_cell.length_b")[0]
+
+
+def test_a_structure_written_in_place_keeps_its_crystal_frame(tmp_path):
+    # difffit split writes chains in the input frame: their cell still means something
+    src = tmp_path / "x.pdb"
+    src.write_text(
+        "CRYST1   60.000   70.000   80.000  90.00  90.00  90.00 C 2 2 21\n"
+        "ATOM      1  CA  ALA A   1      11.639   6.071  -5.147  1.00 20.00           C\n"
+        "ATOM      2  CA  GLY A   2      15.136   4.859  -4.233  1.00 20.00           C\n"
+        "ATOM      3  CA  SER A   3      17.000   7.000  -3.000  1.00 20.00           C\n"
+        "END\n"
+    )
+    st = read_structure(src)
+    assert "C 2 2 21" in write_structure(st, tmp_path / "same.pdb").read_text()

@@ -504,6 +504,9 @@ def write_structure(
 
     All atoms of the first model are written (hydrogens, waters and ligands included) with their
     chains, residue numbers, occupancies and B-factors; a name ending in ``.gz`` is compressed.
+    A copy moved by ``transform`` (a fitted model) loses the input's crystal cell, space group
+    and symmetry operators, which mean nothing after the move; written in place (``difffit
+    split``), the structure keeps them.
     """
     path = Path(path)
     fmt = structure_format(path)
@@ -516,7 +519,8 @@ def write_structure(
             tr.mat.fromlist(transform.rotation.tolist())
             tr.vec.fromlist(transform.translation.tolist())
             st[0].transform_pos_and_adp(tr)
-    _clear_crystal_frame(st)
+    if transform is not None:  # a moved copy; a structure written in place keeps its frame
+        _clear_crystal_frame(st)
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "cif":
         st.setup_entities()
