@@ -28,12 +28,38 @@ QUICK = ["--rotations", "4", "--positions", "2", "--oversample", "2", "--screen-
 
 
 def fixtures(tmp_path: Path) -> Path:
-    """A copy of the v1 fixtures whose manifests name the copy's paths."""
+    """A copy of the v1 fixtures whose manifests name the copy's paths.
+
+    The maps are not kept in the repository: the input map is made again from the same seeded
+    synthetic complex ``make_fixtures.py`` used, and the working maps by zeroing, with the
+    previous release's rule, what those folders record as zeroed (round 1's placements of the
+    composite run; the viewer's rank 1)."""
     out = tmp_path / "v1"
     shutil.copytree(FIXTURES, out)
     for f in out.rglob("*.json"):
         f.write_text(f.read_text().replace(WRITTEN_AT, str(out)))
+    _write_maps(out)
     return out
+
+
+def _write_maps(v1: Path) -> None:
+    from difffit.density.placed import zero_placements
+    from difffit.io.composite import read_placements
+    from difffit.io.results import read_cluster_hits
+    from tests.test_composite import synthetic_complex
+
+    density = synthetic_complex()[0]
+    difffit.write_map(density, v1 / "inputs" / "map.mrc")
+    structures = {n: difffit.read_structure(v1 / "inputs" / f"{n}.pdb") for n in ("p", "q")}
+    run = RunFolder.open(v1 / "composite")
+    placed = [(structures[p.structure], p.transform)
+              for p in read_placements(v1 / "composite" / "round_001" / "placements.csv")]  # fmt: skip
+    zeroed = zero_placements(density, placed, resolution=run.resolution, fill=0.0)
+    difffit.write_map(zeroed.map, v1 / "composite" / "round_001" / "working_map.mrc")
+    hit = read_cluster_hits(v1 / "viewer" / "clusters.csv")[0]
+    zeroed = zero_placements(density, [(structures[hit.structure], hit.transform)], resolution=6.0)
+    (v1 / "viewer" / "working").mkdir(exist_ok=True)
+    difffit.write_map(zeroed.map, v1 / "viewer" / "working" / "map_001.mrc")
 
 
 # ---------------------------------------------------------------------------- results
