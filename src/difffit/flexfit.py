@@ -28,10 +28,10 @@ from difffit.fitting.flexible import (
 from difffit.fitting.multibody import (
     Candidate,
     MultiBodyConfig,
-    _local_candidates,
-    _placement_metric,
     assemble,
     assembly_coords,
+    local_candidates,
+    placement_metric,
 )
 from difffit.geometry import RigidTransform
 from difffit.results import FitResult
@@ -170,9 +170,9 @@ def fit_flexible(
         whole = Candidate(hit.transform, float(getattr(hit, multibody.metric)), hit.rank)
         per_domain = []
         for d, dom in enumerate(doms):
-            s0 = _placement_metric(density, rigid.level, dom, [hit.transform], resolution,
+            s0 = placement_metric(density, rigid.level, dom, [hit.transform], resolution,
                                    multibody.metric)  # fmt: skip
-            local = _local_candidates(density, rigid.level, dom, hit.transform, resolution,
+            local = local_candidates(density, rigid.level, dom, hit.transform, resolution,
                                       multibody, rng)  # fmt: skip
             per_domain.append([Candidate(hit.transform, float(s0[0]), 0), *local, *own[d]])
         a = assemble(structure, labels, whole, hit.rank, per_domain, config=multibody)

@@ -81,7 +81,7 @@ class MultiBodyConfig(BaseConfig):
         of one subunit was joined to the cytoplasmic part of its neighbour: the linker allows
         it.) 0.002 per Å: a 10 Å move costs 0.02 of cam.
     n_local_starts, local_angle_deg, local_shift, local_steps : int, float, float, int
-        Local searches of each domain around the whole placement (``_local_candidates``):
+        Local searches of each domain around the whole placement (``local_candidates``):
         starts turned by up to ``local_angle_deg`` and shifted by up to ``local_shift`` Å,
         refined for ``local_steps`` steps; 0 starts = none. They add candidates that a small
         domain's global search misses among its decoys.
@@ -325,7 +325,7 @@ def assemble(
     )
 
 
-def _placement_metric(
+def placement_metric(
     density: DensityMap,
     level: float,
     structure: Structure,
@@ -348,7 +348,7 @@ def _placement_metric(
     return quality_metrics(density, level, xyz, probe, rot, shift)[metric]
 
 
-def _local_candidates(
+def local_candidates(
     density: DensityMap,
     level: float,
     domain: Structure,
@@ -386,7 +386,7 @@ def _local_candidates(
     )
     r = quat_to_matrix(q)
     transforms = [RigidTransform(r[i], t[i] - r[i] @ centre) for i in range(n)]
-    scores = _placement_metric(density, level, domain, transforms, resolution, config.metric)
+    scores = placement_metric(density, level, domain, transforms, resolution, config.metric)
     return [
         Candidate(tr, float(sc), -(i + 1))
         for i, (tr, sc) in enumerate(zip(transforms, scores, strict=True))
@@ -462,8 +462,8 @@ def fit_multibody(
     for w in wholes:
         per_domain = []
         for d, dom in enumerate(domains):
-            s0 = _placement_metric(density, level, dom, [w.transform], resolution, config.metric)
-            local = _local_candidates(density, level, dom, w.transform, resolution, config, rng)
+            s0 = placement_metric(density, level, dom, [w.transform], resolution, config.metric)
+            local = local_candidates(density, level, dom, w.transform, resolution, config, rng)
             per_domain.append([Candidate(w.transform, float(s0[0]), 0), *local, *own[d]])
         a = assemble(structure, labels, w, w.source, per_domain, config=config)
         if a is not None:

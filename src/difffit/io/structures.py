@@ -151,40 +151,20 @@ def _hy36_decode(text: str) -> int | None:
         return None
 
 
-def _blank_element_records(path: Path) -> bool | set[tuple[str, int | None, str, str]]:
-    """Which ATOM/HETATM records of the first model of a PDB file have no element column.
+def _scan_pdb_records(path: Path) -> bool | set[tuple[str, int | None, str, str]]:
+    """One pass over the ATOM/HETATM records of a PDB file's first model: check them, and say
+    which have no element column.
 
-    Returns False when every record has one (the usual case), True when none has, else the
-    set of (chain, residue number, insertion code, atom name) of those without.
+    Every record must carry three numbers in columns 31-54, and the file must be text that the
+    parser reads line by line as written (no NUL byte, which ends a line early for it, no
+    byte-order mark hiding the first record, no undecodable bytes in atom records).
+
+    Returns False when every record has an element column (the usual case), True when none
+    has, else the set of (chain, residue number, insertion code, atom name) of those without.
     """
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     blank: set[tuple[str, int | None, str, str]] = set()
     n_records = 0
-    with opener(path, "rt", errors="replace") as fh:
-        for line in fh:
-            if line.startswith("ENDMDL"):
-                break
-            if not line.startswith(("ATOM  ", "HETATM")):
-                continue
-            n_records += 1
-            if not line[76:78].strip():
-                blank.add(
-                    (line[21:22].strip(), _hy36_decode(line[22:26]), line[26:27].strip(),
-                     line[12:16].strip())
-                )  # fmt: skip
-    if not blank:
-        return False
-    if len(blank) >= n_records:
-        return True
-    return blank
-
-
-def _check_pdb_coordinates(path: Path) -> None:
-    """Every ATOM/HETATM record of the first model must carry three numbers in columns 31-54;
-    the file must be text that the parser reads line by line as written (no NUL byte, which
-    ends a line early for it, no byte-order mark hiding the first record, no undecodable bytes
-    in atom records)."""
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
     with opener(path, "rt", errors="replace") as fh:
         for n, line in enumerate(fh, 1):
             if n == 1 and line.startswith("\ufeff"):
@@ -197,15 +177,15 @@ def _check_pdb_coordinates(path: Path) -> None:
                     f"{path}: line {n} holds NUL bytes: the file is damaged or binary"
                 )
             if line.startswith("ENDMDL"):
-                return
+                break
             if not line.startswith(("ATOM  ", "HETATM")):
                 continue
             if "\ufffd" in line:
                 raise StructureError(
                     f"{path}: line {n}: the atom record is not UTF-8 text: fix the record"
                 )
-            for axis, (a, b) in zip("xyz", ((30, 38), (38, 46), (46, 54)), strict=True):
-                text = line[a:b]
+            for axis, (lo, hi) in zip("xyz", ((30, 38), (38, 46), (46, 54)), strict=True):
+                text = line[lo:hi]
                 if not _NUMBER.match(text) or not math.isfinite(float(text)):
                     raise StructureError(
                         f"{path}: line {n}: {axis} coordinate {text.strip()!r} of atom "
@@ -213,6 +193,17 @@ def _check_pdb_coordinates(path: Path) -> None:
                         f"{line[22:26].strip()}, chain {line[21:22].strip() or '-'}) is not a "
                         "number: fix or remove the record"
                     )
+            n_records += 1
+            if not line[76:78].strip():
+                blank.add(
+                    (line[21:22].strip(), _hy36_decode(line[22:26]), line[26:27].strip(),
+                     line[12:16].strip())
+                )  # fmt: skip
+    if not blank:
+        return False
+    if len(blank) >= n_records:
+        return True
+    return blank
 
 
 def _check_cif_coordinates(path: Path, block: gemmi.cif.Block) -> None:
@@ -355,8 +346,9 @@ def _parse_first_model(path: Path) -> gemmi.Structure:
             block = gemmi.cif.read(str(path)).sole_block()
             _check_cif_coordinates(path, block)
             st = gemmi.make_structure_from_block(block)
+            blank: bool | set[tuple[str, int | None, str, str]] = False
         else:
-            _check_pdb_coordinates(path)
+            blank = _scan_pdb_records(path)
             st = gemmi.read_structure(
                 str(path), merge_chain_parts=True, format=gemmi.CoorFormat.Pdb
             )
@@ -364,7 +356,6 @@ def _parse_first_model(path: Path) -> gemmi.Structure:
             raise StructureError(f"{path}: no models (no ATOM/HETATM records)")
         while len(st) > 1:
             del st[len(st) - 1]
-        blank = _blank_element_records(path) if fmt == "pdb" else False
     except StructureError:
         raise
     except (zlib.error, EOFError, gzip.BadGzipFile) as exc:
