@@ -241,6 +241,7 @@ def _save_results(
                 "residues": s.n_residues,
                 "chains": list(s.chains),
                 "centre_xyz": list(s.centre_xyz),
+                **({"selection": s.selection} if s.selection else {}),
             }
             for s in result.structures
         ],
@@ -287,6 +288,7 @@ def load_results(folder: str | os.PathLike[str]) -> FitResult:
             n_residues=int(s["residues"]),
             centre_xyz=tuple(float(v) for v in s["centre_xyz"]),  # type: ignore[arg-type]
             chains=tuple(s.get("chains") or ()),
+            selection=s.get("selection"),
         )
         for s in man["structures"]
     )

@@ -145,7 +145,8 @@ def write_screen_report(
     The models are written from the candidates' files (read again here). A missing matplotlib
     only leaves out the plot (logged).
     """
-    from difffit.io.structures import read_structure, write_structure
+    from difffit.io.structures import write_structure
+    from difffit.selection import read_selected
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -159,7 +160,8 @@ def write_screen_report(
         r = c.record
         from difffit.geometry import RigidTransform
 
-        st = read_structure(r.path, name=r.name)
+        selection = result.info.get("selections", {}).get(r.sha256)
+        st = read_selected(r.path, selection=selection, name=r.name)
         p = write_structure(
             st,
             models_dir / model_file_name(c.rank, r.name),
