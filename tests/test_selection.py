@@ -249,3 +249,17 @@ def test_low_confidence_tail_real(tmp_path):
         rmsd = np.sqrt(np.mean([np.sum((ca[k] - ref_ca[k]) ** 2) for k in common]))
         assert rmsd < 1.0, (label, rmsd)
     assert cams["tail"] < 0.52 < 0.6 < cams["floor"], cams
+
+
+# ------------------------------------------------------------------ silent defaults (issue #14)
+def test_fit_says_its_device_and_the_assumed_resolution(case, tmp_path, capsys):
+    d, mp, sp, _ = case
+    fast = [a for a in FAST if a not in ("--resolution", "5")]
+    assert main(["fit", str(mp), str(sp), "--out", str(tmp_path / "a"), "--seed", "1",
+                 "--models", "0", *fast]) == 0  # fmt: skip
+    err = capsys.readouterr().err
+    assert "difffit: device cpu" in err
+    assert "--resolution not given: 3 Å assumed (2 x the voxel size 1.5 Å)" in err
+    assert main(["fit", str(mp), str(sp), "--out", str(tmp_path / "b"), "--seed", "1",
+                 "--models", "0", *FAST]) == 0  # fmt: skip
+    assert "--resolution not given" not in capsys.readouterr().err

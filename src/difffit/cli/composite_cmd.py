@@ -18,6 +18,7 @@ from difffit.cli.common import (
     add_config_options,
     add_fit_options,
     add_out,
+    announce_defaults,
     config_from_args,
 )
 from difffit.cli.inputs import (
@@ -230,6 +231,7 @@ def _run(args: argparse.Namespace) -> int:
     copies = parse_copies(args.copies, names)
     density = read_map(map_path)
     log.info("map %s: %s", map_path, density)
+    announce_defaults(args, density)
     for s in structures:
         c = copies[s.name]
         log.info("structure %s: %d heavy atoms, chains %s, copies %s", s.name, len(s),

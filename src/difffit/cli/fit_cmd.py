@@ -16,6 +16,7 @@ from difffit.cli.common import (
     add_out,
     add_overwrite,
     add_top,
+    announce_defaults,
     chains_from_args,
     check_out_dir,
     fit_config_from_args,
@@ -130,6 +131,7 @@ def _run(args: argparse.Namespace) -> int:
             f"two structures have the same name ({', '.join(names)}); rename the files"
         )
     log.info("map %s: %s", args.map, density)
+    announce_defaults(args, density)
     for s in structures:
         log.info("structure %s: %d heavy atoms, %d residues, chains %s", s.name, len(s),
                  s.n_residues, ",".join(s.chains))  # fmt: skip

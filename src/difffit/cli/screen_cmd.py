@@ -16,6 +16,7 @@ from difffit.cli.common import (
     add_models,
     add_out,
     add_top,
+    announce_defaults,
     config_from_args,
     models_from_args,
 )
@@ -131,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
         log.info("--min-plddt %g: residues with a lower B column (pLDDT) are left out of every "
                  "candidate's search", args.min_plddt)  # fmt: skip
     log.info("map %s: %s", map_path, density)
+    announce_defaults(args, density)
     log.info(
         "library: %d candidates%s",
         len(library),
