@@ -396,6 +396,13 @@ class RunFolder:
             [(asm, "the assembly")] if asm.exists() else [], hidden_maps=hidden,
             title="difffit composite: open the map, the rounds' working maps and the assembly",
         )  # fmt: skip
+        from difffit.io.mvs import write_mvs_view
+
+        write_mvs_view(
+            self.path / "view.mvsj", self.map_path, self.level,
+            [(asm, "the assembly")] if asm.exists() else [],
+            title="difffit composite: the map and the assembly",
+        )  # fmt: skip
 
     @_locked
     def _write(self) -> None:

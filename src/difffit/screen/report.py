@@ -187,6 +187,14 @@ def write_screen_report(
         title="difffit screen: open the map and the best fitted candidates in ChimeraX",
     )  # fmt: skip
     files["chimerax"] = "open_in_chimerax.cxc"
+    from difffit.io.mvs import write_mvs_view
+
+    if write_mvs_view(
+        folder / "view.mvsj", map_abs, result.level,
+        [(folder / m["cif"], f"rank {m['rank']}: {m['structure']}") for m in models],
+        title="difffit screen: the map and the best fitted candidates",
+    ):  # fmt: skip
+        files["molviewspec"] = "view.mvsj"
 
     null = result.null
     manifest = {
