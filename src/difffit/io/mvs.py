@@ -80,11 +80,12 @@ def mvs_state_json(
             .parse(format=_model_format(Path(path)))
             .model_structure()
         )
-        structure.component(selector="polymer").representation(type="cartoon").color(color=color)
+        polymer = structure.component(selector="polymer")
+        polymer.representation(type="cartoon").color(color=color)
+        polymer.tooltip(text=label)  # on hover (labels of superposed fits would overlap)
         structure.component(selector="ligand").representation(type="ball_and_stick").color(
             color=color
         )
-        structure.component(selector="polymer").label(text=label)
     state = builder.get_state(title=title, description=description or None)
     return state.model_dump_json(exclude_none=True, indent=1)
 
