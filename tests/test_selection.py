@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 
 import gemmi
@@ -263,3 +264,20 @@ def test_fit_says_its_device_and_the_assumed_resolution(case, tmp_path, capsys):
     assert main(["fit", str(mp), str(sp), "--out", str(tmp_path / "b"), "--seed", "1",
                  "--models", "0", *FAST]) == 0  # fmt: skip
     assert "--resolution not given" not in capsys.readouterr().err
+
+
+def test_screen_cli_with_selections(case, tmp_path):
+    """Screen items with selections: each is a candidate of its own name, fitted and written
+    with its selection (the written model holds only the selected residues)."""
+    d, mp, sp, _ = case
+    out = tmp_path / "screen"
+    assert main(["screen", str(mp), f"{sp}:A:1-30", f"{sp}:B", "--out", str(out), "--seed", "1",
+                 "--models", "2", "--no-plot", *FAST]) == 0  # fmt: skip
+    with (out / "candidates.csv").open() as fh:
+        rows = {r["structure"]: r for r in csv.DictReader(fh)}
+    assert set(rows) == {"af_A1-30", "af_B"}
+    assert rows["af_A1-30"]["residues"] == "30" and rows["af_B"]["residues"] == "60"
+    assert rows["af_A1-30"]["rank"] == "1"  # the map is residues 1-30
+    info = json.loads((out / "screen.json").read_text())
+    model = gemmi.read_structure(str(out / info["models"][0]["cif"]))
+    assert [len(ch) for ch in model[0]] == [30]
