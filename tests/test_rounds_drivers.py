@@ -20,7 +20,7 @@ QUICK = ["--rotations", "12", "--positions", "4", "--oversample", "2", "--screen
          "--steps", "60", "--resolution", "6", "--refine", "3", "--refine-steps", "40",
          "--threads", "1", "-q", "--seed", "5"]  # fmt: skip
 #: Files whose content records when or how they were written (compared by meaning instead).
-STAMPED = ("composite.json", "manifest.json", "open_in_chimerax.cxc")
+STAMPED = ("composite.json", "manifest.json", "open_in_chimerax.cxc", "view.mvsj")  # times, paths
 
 
 def _files(folder: Path) -> list[str]:

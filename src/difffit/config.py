@@ -45,6 +45,7 @@ __all__ = [
     "RefineConfig",
     "ScreenConfig",
     "SearchConfig",
+    "SelectConfig",
     "option",
     "option_fields",
     "section",
@@ -597,6 +598,26 @@ class DomainConfig:
             raise ConfigError(f"plddt_cutoff must be within 0-100, got {self.plddt_cutoff}")
         if not self.ligand_distance >= 0:
             raise ConfigError(f"ligand_distance must be >= 0, got {self.ligand_distance}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SelectConfig(BaseConfig):
+    """Which residues of each structure are searched (:mod:`difffit.selection`), for fit,
+    composite and screen alike. Chains and residue ranges are written after the file name
+    (``FILE:A:1-150,B``).
+
+    Attributes
+    ----------
+    min_plddt : float or None
+        Leave the residues whose B column (an AlphaFold model's pLDDT, 0-100) is below this
+        out of the search and the scores; they stay in the written models, moved with the rest.
+    """
+
+    min_plddt: float | None = option(
+        None, Number(0.0, 100.0, optional=True), flag="--min-plddt", metavar="X",
+        help="leave residues with a B column (AlphaFold pLDDT) below X out of the search; they "
+        "stay in the written models, moved with the rest (AlphaFold: 70 = confident)",
+    )  # fmt: skip
 
 
 def default_screen_fit_config() -> FitConfig:

@@ -750,29 +750,5 @@ def domain_structure(structure: Structure, split: DomainSplit, index: int) -> St
     labels = domain_labels(structure, split)
     mask = labels == index
     suffix = f"_domain{index}" if index >= 0 else "_unassigned"
-    sub = structure.subset(mask, name=structure.name + suffix)
-    if structure.model is not None:
-        keep = {
-            (str(c), int(n), str(i))
-            for c, n, i in zip(
-                structure.chain_ids[mask],
-                structure.residue_numbers[mask],
-                structure.insertion_codes[mask],
-                strict=True,
-            )
-        }
-        object.__setattr__(sub, "model", _gemmi_with_residues(structure.model, keep))
+    sub = structure.subset(mask, name=structure.name + suffix, trim_model=True)
     return sub
-
-
-def _gemmi_with_residues(st, keep: set[tuple[str, int, str]]):
-    """A copy of the first model of ``st`` with only the residues in ``keep``."""
-    new = st.clone()
-    model = new[0]
-    for ch in model:
-        for j in range(len(ch) - 1, -1, -1):
-            res = ch[j]
-            if (ch.name, res.seqid.num, res.seqid.icode.strip()) not in keep:
-                del ch[j]
-    new.remove_empty_chains()
-    return new

@@ -80,6 +80,8 @@ class StructureInfo:
     n_residues: int
     centre_xyz: tuple[float, float, float]  # centre of the heavy atoms in the input frame, Å
     chains: tuple[str, ...] = ()
+    #: residue ranges / pLDDT floor it was read with (:func:`difffit.selection.selection_text`)
+    selection: str | None = None
 
 
 @dataclass(frozen=True)

@@ -245,6 +245,7 @@ def _structure_info(s: Structure) -> StructureInfo:
         n_residues=s.n_residues,
         centre_xyz=(x, y, z),
         chains=s.chains,
+        selection=s.selection,
     )
 
 

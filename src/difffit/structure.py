@@ -49,6 +49,10 @@ class Structure:
     b_factors : (n,) float64 array or None
         The B column of the file (isotropic B, Å²; the pLDDT of AlphaFold models), or None for
         a structure built from arrays.
+    selection : str or None
+        The residue selection that made this structure from its file, in the text form of
+        :func:`difffit.selection.selection_text` (residue ranges, a pLDDT floor), so that it
+        can be read again the same way; None when it is the file's atoms (or chains) as read.
     """
 
     name: str
@@ -63,6 +67,7 @@ class Structure:
     source: Path | None = None
     model: Any = None  #: the parsed gemmi.Structure (first model only), for writing
     b_factors: np.ndarray | None = None
+    selection: str | None = None
 
     def __post_init__(self) -> None:
         where = f"{self.source}: " if self.source else ""
@@ -191,11 +196,26 @@ class Structure:
                 names.append(name)
         return gemmi.one_letter_code(names)
 
-    def subset(self, mask: np.ndarray, *, name: str | None = None) -> Structure:
-        """A new structure with only the atoms in ``mask`` (the written model keeps its chains)."""
+    def subset(
+        self, mask: np.ndarray, *, name: str | None = None, trim_model: bool = False
+    ) -> Structure:
+        """A new structure with only the atoms in ``mask``.
+
+        The written model (``model``) keeps every residue unless ``trim_model``: then it keeps
+        only the residues that have an atom in ``mask``, with everything the file had on them
+        (hydrogens, B column, occupancies).
+        """
         mask = np.asarray(mask, dtype=bool)
         if not mask.any():
             raise StructureError(f"{self.name}: the selection leaves no atoms")
+        model = self.model
+        if trim_model and model is not None:
+            keep = {
+                (str(c), int(n), str(i))
+                for c, n, i in zip(self.chain_ids[mask], self.residue_numbers[mask],
+                                   self.insertion_codes[mask], strict=True)
+            }  # fmt: skip
+            model = _gemmi_with_residues(model, keep)
         return Structure(
             name=name or self.name,
             coords_xyz=self.coords_xyz[mask],
@@ -207,7 +227,7 @@ class Structure:
             residue_numbers=self.residue_numbers[mask],
             insertion_codes=self.insertion_codes[mask],
             source=self.source,
-            model=self.model,
+            model=model,
             b_factors=None if self.b_factors is None else self.b_factors[mask],
         )
 
@@ -250,4 +270,18 @@ def _gemmi_with_chains(st, chains):
         if ch.name in wanted:
             model.add_chain(ch)
     new.add_model(model)
+    return new
+
+
+def _gemmi_with_residues(st, keep: set[tuple[str, int, str]]):
+    """A copy of the first model of ``st`` with only the residues in ``keep``
+    (chain, residue number, insertion code)."""
+    new = st.clone()
+    model = new[0]
+    for ch in model:
+        for j in range(len(ch) - 1, -1, -1):
+            res = ch[j]
+            if (ch.name, res.seqid.num, res.seqid.icode.strip()) not in keep:
+                del ch[j]
+    new.remove_empty_chains()
     return new

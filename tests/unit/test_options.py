@@ -35,6 +35,7 @@ from difffit.screen import ScreenConfig
 # plus the download options every command that takes accessions gained since (issue #14)
 FETCH_FLAGS = ["--cache", "--mirror"]
 FLEXIBLE_FLAGS = ["--domains", "--flexible", "--flexible-top", "--pae"]  # fit --flexible
+SELECT_FLAGS = ["--min-plddt"]  # fit, composite and screen (issue #14)
 PINNED_FLAGS = {
     "composite": ["--accept", "--angle-tolerance", "--candidates", "--clash-distance",
                   "--coarse-fraction", "--copies", "--defer", "--device", "--help",
@@ -137,7 +138,10 @@ def test_help_lists_the_pinned_flags(cmd, capsys):
     flags = sorted(s for a in SUBPARSERS[cmd]._actions for s in a.option_strings)
     takes_accessions = cmd in ("composite", "fit", "screen", "simulate", "zero")
     flexible = FLEXIBLE_FLAGS if cmd == "fit" else []
-    assert flags == sorted(PINNED_FLAGS[cmd] + (FETCH_FLAGS if takes_accessions else []) + flexible)
+    select = SELECT_FLAGS if cmd in CONFIG_OF else []
+    assert flags == sorted(
+        PINNED_FLAGS[cmd] + (FETCH_FLAGS if takes_accessions else []) + flexible + select
+    )
     with pytest.raises(SystemExit):
         main([cmd, "--help"])
     shown = capsys.readouterr().out

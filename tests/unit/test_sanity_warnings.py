@@ -94,3 +94,30 @@ def test_search_cost_warnings(caplog):
         w = search_cost_warnings("big", 1_000_000, big)
     assert len(w) == 2 and "1.5e+12 atom-steps" in w[0] and "224 GiB" in w[1]
     assert "fewer --rotations" in w[0] and len(_warnings(caplog)) == 2
+
+
+def test_search_estimate_before_a_long_search(caplog):
+    """A search of minutes (not hours) is estimated and warned about on a CPU (issue #14:
+    --positions 100000 started a 78-minute run without a word); on a GPU it is only logged."""
+    from difffit.fitting.optimise import Phase
+    from difffit.fitting.pipeline import CPU_ATOM_STEPS_PER_S, search_cost_warnings
+
+    xyz = np.zeros((1700, 3))
+    # a 1,700-atom domain: 5e6 starts screened with 30 atoms, 1e6 coarse, 1e5 fine
+    phases = [Phase(xyz[:30], 30), Phase(xyz[:200], 60, n_keep=1_000_000),
+              Phase(xyz, 50, n_keep=100_000)]  # fmt: skip
+    with caplog.at_level(logging.INFO, logger="difffit"):
+        (w,) = search_cost_warnings("dom", 5_000_000, phases)
+    steps = 5e6 * 30 * 30 + 1e6 * 200 * 60 + 1e5 * 1700 * 50
+    assert f"{steps:.2g} atom-steps" in w and "a long run" in w
+    assert f"about {steps / CPU_ATOM_STEPS_PER_S / 60:.0f} min on 2 CPU cores" in w
+    assert "start pool about 0.5 GiB" in w  # 5e6 x 112 B
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="difffit"):
+        assert search_cost_warnings("dom", 5_000_000, phases, device="cuda:0") == []
+    assert any("dom: search of 5,000,000 starts" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    # the default search is only a debug line
+    with caplog.at_level(logging.INFO, logger="difffit"):
+        assert search_cost_warnings("dom", 10_000, phases) == []
+    assert not caplog.records

@@ -20,7 +20,7 @@ import difffit
 from difffit.config import ClusterConfig, FitConfig, QualityConfig, RefineConfig, SearchConfig
 from difffit.io import write_structure
 from difffit.io.results import save_results
-from tests.conftest import ROOT, data_path
+from tests.conftest import ROOT, data_path, haemoglobin_path
 from tests.synthetic import planted_case, protein_like
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -73,9 +73,9 @@ def synthetic_results(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def hb_results(tmp_path_factory) -> Path:
-    """Haemoglobin chain A in EMD-3488 (100³ voxels), a small search."""
-    m = data_path("ccpem_emd3488_haemoglobin", "emd_3488.mrc")
-    s = data_path("ccpem_emd3488_haemoglobin", "5me2.pdb")
+    """Haemoglobin chain A in EMD-3488 (100³ voxels), a small search; from ../shared or, on a
+    fresh machine, from the demo's data (the same files)."""
+    m, s = haemoglobin_path("emd_3488.mrc"), haemoglobin_path("5me2.pdb")  # or the demo's
     st = difffit.read_structure(s, chains=["A"])
     d = tmp_path_factory.mktemp("viewer-hb")
     return make_results(d / "results", m, [st], small_config(3.2))

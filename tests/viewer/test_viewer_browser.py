@@ -213,6 +213,18 @@ def test_compare_two_rows(hb, artifacts):
     assert len({m["color"] for m in models.values()}) == 3
     for r in (a, b):
         check_model_loaded(hb, r)
+    # the camera refits to the three models: it looks at the centre of their joint box
+    hb.page.wait_for_timeout(600)  # the camera's animation
+    s = hb.state()
+    boxes = [np.array(m["box"]) for m in s["molstar"]["models"]]
+    lo = np.min([b_[0] for b_ in boxes], axis=0)
+    hi = np.max([b_[1] for b_ in boxes], axis=0)
+    target = np.array(s["molstar"]["camera"]["target"])
+    sel = next(np.array(m["box"]) for m in s["molstar"]["models"] if m["selected"])
+    d_joint = np.linalg.norm(target - (lo + hi) / 2)
+    d_sel = np.linalg.norm(target - sel.mean(axis=0))
+    # (measured: 3.1 Å from the joint centre, 13.8 Å from the selection's, box diagonal 98 Å)
+    assert d_joint < 0.15 * np.linalg.norm(hi - lo) + 2.0 and d_joint < d_sel
     hb.shot(artifacts / "haemoglobin_compare.png")
     # space toggles the selected row; "Clear compare" unticks all
     hb.page.keyboard.press("Space")

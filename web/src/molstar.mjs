@@ -28,6 +28,7 @@ export function createMolstarView({ element, api, search, onPickFit }) {
     let points = null;    // {dataRef, structRef, reprRef, round, metric, n, min, max, clusterOfFit}
     const models = new Map(); // key -> {key, round, rank, dataRef, structRef, reprRef, color, style}
     let lastFocused = null;
+    let lastFramed = null; // the compared models the camera was last fitted to ('a|b|c')
     let holds = 0;
 
     const cells = () => plugin.state.data.cells;
@@ -115,6 +116,13 @@ export function createMolstarView({ element, api, search, onPickFit }) {
         if (!s) return;
         const loci = lib().structure.Structure.Loci(s.data);
         plugin.managers.camera.focusLoci(loci, { durationMs, extraRadius: 10 });
+    }
+
+    /** Fit the camera to several models at once (the selection and the compared ones). */
+    function focusOnAll(ms, durationMs = animationMs(quality)) {
+        const loci = ms.map(m => cellObj(m.structRef)).filter(Boolean)
+            .map(s => lib().structure.Structure.Loci(s.data));
+        if (loci.length) plugin.managers.camera.focusLoci(loci, { durationMs, extraRadius: 10 });
     }
 
     /** Before the first frame (Mol* would frame the whole scene): set the camera on the model
@@ -252,9 +260,19 @@ export function createMolstarView({ element, api, search, onPickFit }) {
                 else await recolourModel(models.get(key), w.color);
             }
             const selKey = state.selected === null ? null : modelKey(state.round, state.selected);
-            if (selKey && selKey !== lastFocused && models.has(selKey)) {
+            // comparing: the camera refits to every model shown whenever that set changes
+            const shown = [...want.keys()].filter(k => models.has(k)).sort();
+            if (shown.length > 1) {
+                const framed = shown.join('|');
+                if (framed !== lastFramed) {
+                    focusOnAll(shown.map(k => models.get(k)));
+                    lastFramed = framed;
+                    lastFocused = selKey;
+                }
+            } else if (selKey && (selKey !== lastFocused || lastFramed !== null) && models.has(selKey)) {
                 focusOn(models.get(selKey));
                 lastFocused = selKey;
+                lastFramed = null;
             }
         });
     }
@@ -262,6 +280,7 @@ export function createMolstarView({ element, api, search, onPickFit }) {
     /** Focus on the selected model at the next sync even if it was the last one focused. */
     function resetFocus() {
         lastFocused = null;
+        lastFramed = null;
     }
 
     // ---------------------------------------------------------------- what Mol* holds

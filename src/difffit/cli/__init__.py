@@ -32,6 +32,7 @@ def _subcommands():
         "composite_cmd",
         "screen_cmd",
         "view_cmd",
+        "report_cmd",
         "fetch_cmd",
         "symmetry_cmd",
     ):

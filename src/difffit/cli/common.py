@@ -204,3 +204,22 @@ def check_out_dir(path: Path, overwrite: bool) -> None:
         raise ConfigError(
             f"--out {path}: holds results already (choose another folder, or --overwrite)"
         )
+
+
+def announce_defaults(args: argparse.Namespace, density: Any) -> None:
+    """Say what a run will use that the user did not choose: the device, and the resolution
+    when ``--resolution`` was not given (2 x the largest voxel size, a warning: the simulated
+    map is then sharper or blurrier than the map)."""
+    import logging
+
+    from difffit.device import resolve_device
+
+    log = logging.getLogger("difffit")
+    device = resolve_device(getattr(args, "device", "auto"))
+    threads = getattr(args, "threads", None)
+    log.info("device %s%s", device,
+             f" ({threads} threads)" if threads and device == "cpu" else "")  # fmt: skip
+    if getattr(args, "resolution", None) is None:
+        voxel = float(density.voxel_size_xyz.max())
+        log.warning("--resolution not given: %.3g Å assumed (2 x the voxel size %.3g Å); give "
+                    "the map's resolution (e.g. from its EMDB entry)", 2.0 * voxel, voxel)  # fmt: skip

@@ -18,9 +18,16 @@ from difffit.cli.common import (
     add_config_options,
     add_fit_options,
     add_out,
+    announce_defaults,
     config_from_args,
 )
-from difffit.cli.inputs import add_fetch_options, resolve_map, resolve_structures
+from difffit.cli.inputs import (
+    add_fetch_options,
+    add_selection_options,
+    read_inputs,
+    resolve_map,
+    resolve_structures,
+)
 from difffit.config import CompositeConfig
 from difffit.errors import ConfigError
 
@@ -43,7 +50,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         nargs="+",
         metavar="STRUCTURE",
         help="structure files or pdb:ID / afdb:UNIPROT; FILE:CHAINS takes chains of a file "
-        "(e.g. 5me2.pdb:A, pdb:5me2:A)",
+        "(e.g. 5me2.pdb:A, pdb:5me2:A), FILE:A:1-150,B residue ranges",
     )
     add_out(p, help="run folder (created or resumed)")
     p.add_argument(
@@ -73,6 +80,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         action="store_true",
         help="discard the run in --out (its round folders, tables and manifest) and start again",
     )
+    add_selection_options(p)
     add_fit_options(p)
     add_fetch_options(p)
     p.set_defaults(run=run)
@@ -207,14 +215,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from difffit.composite.session import RunSession
-    from difffit.io import read_map, read_structure
+    from difffit.io import read_map
     from difffit.io.folders import RunFolder
 
     map_path = resolve_map(args)
     specs = resolve_structures(args, args.structures)
     config = composite_config_from_args(args)
     out: Path = args.out
-    structures = [read_structure(path, chains=chains) for path, chains in specs]
+    structures = read_inputs(args, specs)
     names = [s.name for s in structures]
     if len(set(names)) != len(names):
         raise ConfigError(
@@ -223,6 +231,7 @@ def _run(args: argparse.Namespace) -> int:
     copies = parse_copies(args.copies, names)
     density = read_map(map_path)
     log.info("map %s: %s", map_path, density)
+    announce_defaults(args, density)
     for s in structures:
         c = copies[s.name]
         log.info("structure %s: %d heavy atoms, chains %s, copies %s", s.name, len(s),

@@ -16,12 +16,19 @@ from difffit.cli.common import (
     add_out,
     add_overwrite,
     add_top,
+    announce_defaults,
     chains_from_args,
     check_out_dir,
     fit_config_from_args,
     models_from_args,
 )
-from difffit.cli.inputs import add_fetch_options, resolve_map, resolve_structures
+from difffit.cli.inputs import (
+    add_fetch_options,
+    add_selection_options,
+    read_inputs,
+    resolve_map,
+    resolve_structures,
+)
 from difffit.errors import ConfigError
 
 log = logging.getLogger("difffit")
@@ -40,7 +47,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         nargs="+",
         metavar="STRUCTURE",
         help="structure files (.pdb, .cif; .gz allowed) or pdb:ID / afdb:UNIPROT, each "
-        "optionally with :CHAINS (5me2.pdb:A,C)",
+        "optionally with :CHAINS (5me2.pdb:A,C) or residue ranges (model.pdb:A:1-150,B)",
     )
     add_out(p, help="results folder")
     add_chains(p, help="comma-separated chain IDs to keep from every structure")
@@ -48,6 +55,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--pdb", action="store_true", help="also write fitted models as PDB")
     add_top(p)
     add_overwrite(p, help="replace results in --out")
+    add_selection_options(p)
     add_fit_options(p)
     add_fetch_options(p)
     _add_flexible_options(p)
@@ -106,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from difffit.io import read_map, read_structure
+    from difffit.io import read_map
     from difffit.io.results import save_results
     from difffit.search import fit
 
@@ -116,14 +124,14 @@ def _run(args: argparse.Namespace) -> int:
     config = fit_config_from_args(args)
     n_models = models_from_args(args)
     density = read_map(map_path)
-    chains = chains_from_args(args)
-    structures = [read_structure(p, chains=own or chains) for p, own in inputs]
+    structures = read_inputs(args, inputs, chains=chains_from_args(args))
     names = [s.name for s in structures]
     if len(set(names)) != len(names):
         raise ConfigError(
             f"two structures have the same name ({', '.join(names)}); rename the files"
         )
     log.info("map %s: %s", args.map, density)
+    announce_defaults(args, density)
     for s in structures:
         log.info("structure %s: %d heavy atoms, %d residues, chains %s", s.name, len(s),
                  s.n_residues, ",".join(s.chains))  # fmt: skip

@@ -1,6 +1,8 @@
 """Inputs of the commands: files, or accessions fetched into the cache (``emdb:3488``,
-``pdb:5me2``, ``afdb:Q99J21``, ``uniprot:ID,ID``), optionally with ``:CHAINS`` after a
-structure. One place turns what the user typed into paths and the defaults an archive gives.
+``pdb:5me2``, ``afdb:Q99J21``, ``uniprot:ID,ID``), optionally with ``:CHAINS`` or residue
+ranges (``:A:1-150,B``, :mod:`difffit.selection`) after a structure, and ``--min-plddt``. One
+place turns what the user typed into paths, selected structures and the defaults an archive
+gives.
 
 An EMDB map brings its authors' recommended contour level and its resolution: they become
 ``--level`` and ``--resolution`` when those are not given, and the log says so.
@@ -14,9 +16,18 @@ from pathlib import Path
 
 from difffit.errors import ConfigError
 
-__all__ = ["add_fetch_options", "resolve_map", "resolve_structures", "split_chains_suffix"]
+__all__ = [
+    "add_fetch_options",
+    "add_selection_options",
+    "read_inputs",
+    "resolve_map",
+    "resolve_structures",
+    "split_chains_suffix",
+]
 
 log = logging.getLogger("difffit")
+
+_DB_PREFIXES = ("emdb:", "emd:", "pdb:", "afdb:", "uniprot:")
 
 
 def add_fetch_options(p: argparse.ArgumentParser) -> None:
@@ -36,23 +47,32 @@ def _fetcher(args: argparse.Namespace):
     return Fetcher(mirror=getattr(args, "mirror", None), cache=getattr(args, "cache", None))
 
 
-def split_chains_suffix(text: str) -> tuple[str, list[str] | None]:
-    """``X`` or ``X:CHAINS`` where X is a file or an accession (``pdb:5me2:A,B``).
+def add_selection_options(p: argparse.ArgumentParser) -> None:
+    """``--min-plddt`` (declared in :class:`~difffit.config.SelectConfig`), for every command
+    that fits structures."""
+    from difffit.cli.common import add_config_options
+    from difffit.config import SelectConfig
+
+    g = p.add_argument_group("selection (also FILE:CHAINS, FILE:A:1-150,B)")
+    add_config_options(g, SelectConfig)
+
+
+def min_plddt_from_args(args: argparse.Namespace) -> float | None:
+    from difffit.cli.common import config_from_args
+    from difffit.config import SelectConfig
+
+    return config_from_args(SelectConfig, args).min_plddt
+
+
+def split_chains_suffix(text: str):
+    """``X`` or ``X:SELECTION`` where X is a file or an accession (``pdb:5me2:A,B``,
+    ``model.pdb:A:1-150,B``): (X, :class:`~difffit.selection.Selection` or None).
 
     A path that exists as given is never split.
     """
-    from difffit.io.fetch import is_accession
+    from difffit.selection import split_selection
 
-    if Path(text).exists():
-        return text, None
-    head, sep, tail = text.rpartition(":")
-    whole_is_accession = is_accession(text) and not is_accession(head)
-    if not sep or whole_is_accession:
-        return text, None
-    ids = [c.strip() for c in tail.split(",") if c.strip()]
-    if not head or not ids:
-        raise ConfigError(f"{text}: expected FILE, FILE:CHAINS or an accession (e.g. 5me2.pdb:A)")
-    return head, ids
+    return split_selection(text)
 
 
 def resolve_map(args: argparse.Namespace, attr: str = "map") -> Path:
@@ -80,17 +100,20 @@ def resolve_map(args: argparse.Namespace, attr: str = "map") -> Path:
 
 
 def resolve_structures(
-    args: argparse.Namespace, texts: list[str], *, chains: bool = True
-) -> list[tuple[Path, list[str] | None]]:
-    """Each item as (file, chains or None): accessions are fetched (``uniprot:`` lists give
-    several files), ``:CHAINS`` suffixes are split off (unless ``chains`` is False: a library
-    item such as a glob pattern is passed on as written)."""
+    args: argparse.Namespace, texts: list[str], *, chains: bool = True,
+    accessions_only: bool = False,
+):  # fmt: skip
+    """Each item as (file, :class:`~difffit.selection.Selection` or None): accessions are
+    fetched (``uniprot:`` lists give several files), ``:CHAINS`` / residue-range suffixes are
+    split off (unless ``chains`` is False: the item is passed on as written; with
+    ``accessions_only`` the suffix of an accession is still split off)."""
     from difffit.io.fetch import is_accession, parse_accession
 
-    out: list[tuple[Path, list[str] | None]] = []
+    out: list = []
     fetcher = None
     for text in texts:
-        head, own = split_chains_suffix(str(text)) if chains else (str(text), None)
+        split = chains or (accessions_only and str(text).lower().startswith(_DB_PREFIXES))
+        head, own = split_chains_suffix(str(text)) if split else (str(text), None)
         if not is_accession(head):
             out.append((Path(head), own))
             continue
@@ -101,4 +124,26 @@ def resolve_structures(
             entry = fetcher.fetch(acc, kinds=("model", "pae") if acc.db == "afdb" else None)
             log.info("%s: %s", acc, entry.files["model"])
             out.append((entry.files["model"], own))
+    return out
+
+
+def read_inputs(args: argparse.Namespace, specs, *, chains: list[str] | None = None) -> list:
+    """Read the structures of :func:`resolve_structures` with their selections (``chains``,
+    from ``--chains``, applies to a file named without one) and ``--min-plddt``, logging what
+    the pLDDT floor left out."""
+    from difffit.io import read_structure
+    from difffit.selection import Selection, select
+
+    floor = min_plddt_from_args(args)
+    out = []
+    for path, sel in specs:
+        if sel is None and chains:
+            sel = Selection(tuple((c, ()) for c in chains))
+        st = read_structure(path)
+        picked = select(st, sel, min_plddt=floor)
+        out.append(picked.structure)
+        if floor is not None:
+            log.info("%s: %d of %d residues have pLDDT (B column) below %g: left out of the "
+                     "search", picked.structure.name, picked.n_dropped_plddt,
+                     picked.n_residues_before, floor)  # fmt: skip
     return out

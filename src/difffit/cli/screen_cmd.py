@@ -16,10 +16,17 @@ from difffit.cli.common import (
     add_models,
     add_out,
     add_top,
+    announce_defaults,
     config_from_args,
     models_from_args,
 )
-from difffit.cli.inputs import add_fetch_options, resolve_map, resolve_structures
+from difffit.cli.inputs import (
+    add_fetch_options,
+    add_selection_options,
+    min_plddt_from_args,
+    resolve_map,
+    resolve_structures,
+)
 from difffit.progress import Progress
 
 log = logging.getLogger("difffit")
@@ -42,7 +49,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
         nargs="+",
         metavar="LIBRARY",
         help="structure files, folders (searched recursively), quoted glob patterns "
-        "(.pdb, .cif; .gz allowed), or accessions: pdb:ID, afdb:UNIPROT, uniprot:ID,ID,...",
+        "(.pdb, .cif; .gz allowed), or accessions: pdb:ID, afdb:UNIPROT, uniprot:ID,ID,...; "
+        "a file or accession may carry :CHAINS or residue ranges (FILE:A:1-150,B)",
     )
     add_out(p, help="output folder (created; an earlier screen there is resumed)")
     g = p.add_argument_group("screen")
@@ -64,6 +72,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     add_models(g, help="write the fitted models of the best N candidates (default %(default)s)")
     g.add_argument("--no-plot", action="store_true", help="do not write scores.png")
     add_top(g)
+    add_selection_options(p)
     add_fit_options(p)
     add_fetch_options(p)
     # a screen ranks by the correlation about the mean (see docs/screen.md)
@@ -113,10 +122,17 @@ def run(args: argparse.Namespace) -> int:
     n_models = models_from_args(args)
     validate.integer("--workers", args.workers, minimum=1)
     map_path = resolve_map(args)
-    items = [str(p) for p, _ in resolve_structures(args, args.library, chains=False)]
+    items = [
+        str(p) + (f":{sel}" if sel is not None else "")
+        for p, sel in resolve_structures(args, args.library, chains=False, accessions_only=True)
+    ]
     density = read_map(map_path)
-    library, n_dup = find_library(items)
+    library, n_dup = find_library(items, min_plddt=min_plddt_from_args(args))
+    if args.min_plddt is not None:
+        log.info("--min-plddt %g: residues with a lower B column (pLDDT) are left out of every "
+                 "candidate's search", args.min_plddt)  # fmt: skip
     log.info("map %s: %s", map_path, density)
+    announce_defaults(args, density)
     log.info(
         "library: %d candidates%s",
         len(library),

@@ -122,8 +122,8 @@ def parse_fit_ref(text: str) -> tuple[Path, int]:
 
 def load_fit(text: str):
     """The structure and transform of cluster RANK of a results folder, and its resolution."""
-    from difffit.io import read_structure
     from difffit.io.results import load_results
+    from difffit.selection import read_selected
 
     folder, rank = parse_fit_ref(text)
     result = load_results(folder)
@@ -135,7 +135,8 @@ def load_fit(text: str):
         raise ConfigError(
             f"--fit {text}: the manifest does not say where structure {hit.structure} was read from"
         )
-    st = read_structure(info.source, chains=list(info.chains) or None, name=hit.structure)
+    st = read_selected(info.source, chains=info.chains, selection=info.selection,
+                       name=hit.structure)  # fmt: skip
     return st, hit.transform, result.resolution
 
 

@@ -128,13 +128,14 @@ class RunSession:
     @property
     def structures(self) -> list[Structure]:
         if self._structures is None:
-            from difffit.io.structures import read_structure
+            from difffit.selection import read_selected
 
             out = []
             for e in self.folder.structures:
                 if not e.path:
                     raise ConfigError(f"structure {e.name}: the run names no file for it")
-                out.append(read_structure(e.path, chains=list(e.chains) or None, name=e.name))
+                out.append(read_selected(e.path, chains=e.chains, selection=e.selection,
+                                         name=e.name))  # fmt: skip
             self._structures = out
         return self._structures
 

@@ -66,6 +66,19 @@ MAX_ATOM_STEPS = 1e12
 #: A search whose largest arrays (placements x atoms x 3 coordinates, float32, with their
 #: gradients and the sampled values: 4 such arrays) need more bytes than this is warned about.
 MAX_SEARCH_BYTES = 16 * 2**30
+#: Atom-steps per second of the search on 2 CPU cores (measured: the DomainFit demo's
+#: I7M317_D1 into density2, default search 7.4e7 atom-steps in 2.0 s, --positions 40 2.95e8
+#: in 7.2 s; torch 2.13 CPU). The estimate printed before a search divides by it.
+CPU_ATOM_STEPS_PER_S = 4e7
+#: Bytes per start of the pool: quaternion and centre (7 float64), twice (drawn and moved).
+#: The issue's --positions 100000 run (1e8 starts) peaked at 13.5 GB; this gives 11.2 GiB.
+POOL_BYTES_PER_START = 2 * 7 * 8
+#: A search estimated at more than this on a CPU (s) is warned about ...
+WARN_SEARCH_S = 600.0
+#: ... or whose arrays need more than this many bytes.
+WARN_SEARCH_BYTES = 4 * 2**30
+#: A search estimated at more than this (s) is announced (logged) before it starts.
+ESTIMATE_LOG_S = 30.0
 
 __all__ = [
     "POSITIONS_PER_VOLUME",
@@ -204,29 +217,63 @@ def map_warnings(prepared: PreparedMap, resolution: float) -> list[str]:
     return out
 
 
-def search_cost_warnings(name: str, n_starts: int, phases: Sequence[Phase]) -> list[str]:
-    """Warn (and return the lines) when a search would take far too long
-    (:data:`MAX_ATOM_STEPS`) or need far too much memory (:data:`MAX_SEARCH_BYTES`)."""
+def search_cost(n_starts: int, phases: Sequence[Phase]) -> tuple[float, float]:
+    """(atom-steps, peak bytes) of a search: placements x atoms x steps summed over the phases,
+    and its largest arrays (see :data:`MAX_SEARCH_BYTES`)."""
     n, atom_steps, peak = n_starts, 0.0, 0.0
     for ph in phases:  # a phase keeps the best n_keep placements of the one before
         n = min(n, ph.n_keep) if ph.n_keep else n
         if ph.n_steps > 0:
             atom_steps += float(n) * len(ph.xyz) * ph.n_steps
             peak = max(peak, 4.0 * 3 * 4 * float(n) * len(ph.xyz))
+    return atom_steps, peak
+
+
+def search_cost_warnings(
+    name: str, n_starts: int, phases: Sequence[Phase], *, device: str = "cpu"
+) -> list[str]:
+    """Estimate a search's time and memory before it starts: logged when it is long
+    (:data:`ESTIMATE_LOG_S`), warned about (and returned) when it would take long on a CPU
+    (:data:`WARN_SEARCH_S`), far too long (:data:`MAX_ATOM_STEPS`) or need much memory
+    (:data:`WARN_SEARCH_BYTES`, :data:`MAX_SEARCH_BYTES`)."""
+    atom_steps, peak = search_cost(n_starts, phases)
+    est_s = atom_steps / CPU_ATOM_STEPS_PER_S
+    on_cpu = not str(device).startswith("cuda")
+    pool = POOL_BYTES_PER_START * n_starts
+    line = (f"{name}: search of {n_starts:,} starts, {atom_steps:.2g} atom-steps, start pool "
+            f"about {pool / 2**30:.1f} GiB" + (f", about {_duration(est_s)} on 2 CPU cores"
+                                               if on_cpu else ""))  # fmt: skip
     out = []
     if atom_steps > MAX_ATOM_STEPS:
         out.append(
             f"{name}: the search is {atom_steps:.2g} atom-steps (placements x atoms x steps), "
             "hours on a CPU; use fewer --rotations / --positions / --steps, --selection ca, or a GPU"
         )
+    elif on_cpu and est_s > WARN_SEARCH_S:
+        out.append(f"{line}: a long run; fewer --rotations / --positions, --selection ca or a "
+                   "GPU make it shorter")  # fmt: skip
     if peak > MAX_SEARCH_BYTES:
         out.append(
             f"{name}: the search's arrays need about {peak / 2**30:.0f} GiB; use fewer "
             "--rotations / --positions or --oversample, or --selection ca"
         )
+    elif pool > WARN_SEARCH_BYTES and not out:
+        out.append(f"{line}: check that this machine has the memory")
+    if not out and (est_s > ESTIMATE_LOG_S or not on_cpu):
+        log.info("%s", line)
+    else:
+        log.debug("%s", line)
     for w in out:
         log.warning("%s", w)
     return out
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def check_structure_shape(structure: Structure) -> None:
@@ -419,6 +466,9 @@ def make_pool(
     n_rot, n_pos = pool_shape(
         search, search_map.prepared.footprint_volume, ATOM_VOLUME * len(targets.structure)
     )
+    # the estimate comes before the pool: drawing 1e8 starts alone takes minutes
+    search_cost_warnings(targets.structure.name, n_rot * n_pos, search_phases(targets, search),
+                         device=search_map.device)  # fmt: skip
     q0, c0 = make_starts(search_map.footprint_xyz, n_rotations=n_rot, n_positions=n_pos, rng=rng)
     return Starts(q0, c0, n_rot, n_pos)
 
@@ -453,6 +503,19 @@ class Placements:
     n_evaluations: int
 
 
+def search_phases(targets: StructureTargets, search: SearchConfig) -> list[Phase]:
+    """The three phases of :func:`optimise` (atoms, steps, placements kept)."""
+    n_steps = search.n_steps
+    n_coarse = int(round(search.coarse_fraction * n_steps))
+    n_pl = search.n_placements
+    n_fine = max(1, int(math.ceil(search.keep_fraction * n_pl)))
+    return [
+        Phase(targets.screen_xyz, search.screen_steps if search.oversample > 1 else 0),
+        Phase(targets.coarse_xyz, n_coarse, n_keep=n_pl),
+        Phase(targets.search_xyz, n_steps - n_coarse, n_keep=n_fine),
+    ]
+
+
 def optimise(
     search_map: SearchMap,
     targets: StructureTargets,
@@ -465,16 +528,7 @@ def optimise(
     ``screen_xyz`` (when ``oversample > 1``), then the best ``n_placements`` with ``coarse_xyz``,
     then the best ``keep_fraction`` of them with ``search_xyz``.
     ``progress(done, total)`` counts placement-steps."""
-    n_steps = search.n_steps
-    n_coarse = int(round(search.coarse_fraction * n_steps))
-    n_pl = search.n_placements
-    n_fine = max(1, int(math.ceil(search.keep_fraction * n_pl)))
-    phases = [
-        Phase(targets.screen_xyz, search.screen_steps if search.oversample > 1 else 0),
-        Phase(targets.coarse_xyz, n_coarse, n_keep=n_pl),
-        Phase(targets.search_xyz, n_steps - n_coarse, n_keep=n_fine),
-    ]
-    search_cost_warnings(targets.structure.name, len(starts.quat_wxyz), phases)
+    phases = search_phases(targets, search)
     res = optimise_placements(
         search_map.sampler,
         phases,

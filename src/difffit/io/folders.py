@@ -86,6 +86,8 @@ class StructureEntry:
     chains: tuple[str, ...]
     atoms: int | None = None
     centre_xyz: tuple[float, ...] | None = None
+    #: residue ranges / pLDDT floor it was read with (:func:`difffit.selection.selection_text`)
+    selection: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,9 +125,13 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
-def _structure_entry(s: Structure) -> dict[str, Any]:
-    return {"name": s.name, "path": str(Path(s.source).resolve()) if s.source else None,
-            "chains": list(s.chains), "atoms": len(s)}  # fmt: skip
+def _structure_entry(s: Structure | StructureEntry) -> dict[str, Any]:
+    if isinstance(s, Structure):
+        entry = {"name": s.name, "path": str(Path(s.source).resolve()) if s.source else None,
+                 "chains": list(s.chains), "atoms": len(s)}  # fmt: skip
+    else:
+        entry = {"name": s.name, "path": s.path, "chains": list(s.chains), "atoms": s.atoms}
+    return {**entry, **({"selection": s.selection} if s.selection else {})}
 
 
 class RunFolder:
@@ -173,11 +179,7 @@ class RunFolder:
         write: bool = True,
     ) -> RunFolder:
         """A new run at round 0 (its manifest written unless ``write=False``)."""
-        entries = [
-            _structure_entry(s) if isinstance(s, Structure)
-            else {"name": s.name, "path": s.path, "chains": list(s.chains), "atoms": s.atoms}
-            for s in structures
-        ]  # fmt: skip
+        entries = [_structure_entry(s) for s in structures]
         man = {
             "format": FORMAT_NAME, "format_version": FORMAT_VERSION, "difffit_version": __version__,
             "created": _now(), "command": command, "map": str(Path(map_path).resolve()),
@@ -206,7 +208,8 @@ class RunFolder:
             raise ResultsError(f"{results_dir}/manifest.json: names no map (map.path)")
         config = CompositeConfig(fit=base.config)
         entries = [
-            StructureEntry(s.name, s.source, tuple(s.chains), s.n_atoms) for s in base.structures
+            StructureEntry(s.name, s.source, tuple(s.chains), s.n_atoms, selection=s.selection)
+            for s in base.structures
         ]
         return cls.create(
             results_dir, map_path=files.map_path, structures=entries,
@@ -224,7 +227,11 @@ class RunFolder:
     def structures(self) -> tuple[StructureEntry, ...]:
         return tuple(
             StructureEntry(
-                str(s["name"]), s.get("path"), tuple(s.get("chains") or ()), s.get("atoms")
+                str(s["name"]),
+                s.get("path"),
+                tuple(s.get("chains") or ()),
+                s.get("atoms"),
+                selection=s.get("selection"),
             )
             for s in self._man["structures"]
         )
@@ -388,6 +395,13 @@ class RunFolder:
             self.path / "open_in_chimerax.cxc", self.map_path, self.level,
             [(asm, "the assembly")] if asm.exists() else [], hidden_maps=hidden,
             title="difffit composite: open the map, the rounds' working maps and the assembly",
+        )  # fmt: skip
+        from difffit.io.mvs import write_mvs_view
+
+        write_mvs_view(
+            self.path / "view.mvsj", self.map_path, self.level,
+            [(asm, "the assembly")] if asm.exists() else [],
+            title="difffit composite: the map and the assembly",
         )  # fmt: skip
 
     @_locked

@@ -170,7 +170,7 @@ def remove_results(folder: str | os.PathLike[str]) -> None:
     models = folder / "models"
     if models.is_dir():
         names += [str(p.relative_to(folder)) for p in models.glob("rank_[0-9][0-9][0-9]_*")]
-    for rel in ("clusters.csv", "fits.csv", "open_in_chimerax.cxc", *names):
+    for rel in ("clusters.csv", "fits.csv", "open_in_chimerax.cxc", "view.mvsj", *names):
         target = (folder / rel).resolve()
         if target.is_relative_to(folder.resolve()) and target.is_file():
             target.unlink()
@@ -225,6 +225,13 @@ def _save_results(
         [(folder / m["cif"], f"rank {m['rank']}: {m['structure']}") for m in models],
         title="difffit results: open the map and the fitted models in ChimeraX",
     )  # fmt: skip
+    from difffit.io.mvs import write_mvs_view
+
+    mvs = write_mvs_view(
+        folder / "view.mvsj", map_abs, result.level,
+        [(folder / m["cif"], f"rank {m['rank']}: {m['structure']}") for m in models],
+        title="difffit fit: the map and the top fitted models",
+    )  # fmt: skip
 
     manifest = {
         "format": FORMAT_NAME,
@@ -241,6 +248,7 @@ def _save_results(
                 "residues": s.n_residues,
                 "chains": list(s.chains),
                 "centre_xyz": list(s.centre_xyz),
+                **({"selection": s.selection} if s.selection else {}),
             }
             for s in result.structures
         ],
@@ -257,6 +265,7 @@ def _save_results(
             "fits": "fits.csv",
             "models": "models/",
             "chimerax": "open_in_chimerax.cxc",
+            **({"molviewspec": "view.mvsj"} if mvs else {}),
         },
     }
     write_json(folder / MANIFEST, manifest)
@@ -287,6 +296,7 @@ def load_results(folder: str | os.PathLike[str]) -> FitResult:
             n_residues=int(s["residues"]),
             centre_xyz=tuple(float(v) for v in s["centre_xyz"]),  # type: ignore[arg-type]
             chains=tuple(s.get("chains") or ()),
+            selection=s.get("selection"),
         )
         for s in man["structures"]
     )

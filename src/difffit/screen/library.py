@@ -5,6 +5,10 @@ files (``.gz`` allowed). Every candidate is identified by the SHA-256 of its fil
 identity does not depend on the file's name, its place in the list or the order in which
 candidates are fitted, so it keys the results database (resume) and the candidate's seed.
 Files with identical bytes are one candidate (the first name is kept).
+
+A file may carry a selection (``FILE:CHAINS``, ``FILE:A:1-150,B``, :mod:`difffit.selection`),
+and ``min_plddt`` applies a pLDDT floor to every candidate: a selected candidate's identity is
+the SHA-256 of its file's hash and its selection text, and its name gets the selection's suffix.
 """
 
 from __future__ import annotations
@@ -16,11 +20,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from difffit.errors import ConfigError
 from difffit.io.structures import STRUCTURE_SUFFIXES
+
+if TYPE_CHECKING:
+    from difffit.structure import Structure
 
 __all__ = ["LibraryEntry", "candidate_seed", "file_sha256", "find_library"]
 
@@ -38,12 +46,23 @@ class LibraryEntry:
         when two files share a stem).
     path : Path
     sha256 : str
-        Hex SHA-256 of the file's bytes: the candidate's identity.
+        Hex SHA-256 of the file's bytes (with its selection, when it has one): the candidate's
+        identity.
+    selection : str or None
+        Chains / residue ranges and pLDDT floor to read it with
+        (:func:`difffit.selection.read_selected`); None = the whole file.
     """
 
     name: str
     path: Path
     sha256: str
+    selection: str | None = None
+
+    def read(self) -> Structure:
+        """The candidate's structure (its selection applied)."""
+        from difffit.selection import read_selected
+
+        return read_selected(self.path, selection=self.selection, name=self.name)
 
 
 def is_structure_file(path: Path) -> bool:
@@ -133,8 +152,11 @@ def _unique_names(paths: list[Path]) -> list[str]:
     return out
 
 
-def find_library(items: Sequence[str | os.PathLike[str]]) -> tuple[list[LibraryEntry], int]:
-    """The candidates named by files, folders and glob patterns, in a deterministic order.
+def find_library(
+    items: Sequence[str | os.PathLike[str]], *, min_plddt: float | None = None
+) -> tuple[list[LibraryEntry], int]:
+    """The candidates named by files (optionally ``FILE:SELECTION``), folders and glob patterns,
+    in a deterministic order; ``min_plddt`` leaves low-pLDDT residues of every candidate out.
 
     Returns
     -------
@@ -150,12 +172,20 @@ def find_library(items: Sequence[str | os.PathLike[str]]) -> tuple[list[LibraryE
     """
     if not items:
         raise ConfigError("no library given: name structure files, folders or glob patterns")
-    paths: dict[Path, Path] = {}
+    from difffit.selection import split_selection
+
+    paths: dict[tuple[Path, str], tuple[Path, Any]] = {}
     for item in items:
+        sel = None
+        if not Path(item).exists():
+            head, sel = split_selection(str(item))
+            item = head
         for p in _expand(item):
-            paths.setdefault(p.resolve(), p)
-    ordered = sorted(paths.values(), key=lambda q: str(q.resolve()))
-    hashes = [file_sha256(p) for p in ordered]
+            paths.setdefault((p.resolve(), str(sel or "")), (p, sel))
+    ordered_keys = sorted(paths, key=lambda k: (str(k[0]), k[1]))
+    ordered = [paths[k][0] for k in ordered_keys]
+    texts = [_selection_text(paths[k][1], min_plddt) for k in ordered_keys]
+    hashes = [_identity(file_sha256(p), t) for p, t in zip(ordered, texts, strict=True)]
     seen: set[str] = set()
     keep: list[int] = []
     for i, h in enumerate(hashes):
@@ -163,12 +193,29 @@ def find_library(items: Sequence[str | os.PathLike[str]]) -> tuple[list[LibraryE
             seen.add(h)
             keep.append(i)
     kept_paths = [ordered[i] for i in keep]
-    names = _unique_names(kept_paths)
-    entries = [
-        LibraryEntry(name=n, path=p, sha256=hashes[i])
-        for n, p, i in zip(names, kept_paths, keep, strict=True)
-    ]
+    distinct = list({p.resolve(): p for p in kept_paths}.values())  # a file named twice, selected
+    name_of = dict(zip((p.resolve() for p in distinct), _unique_names(distinct), strict=True))
+    names = [name_of[p.resolve()] for p in kept_paths]
+    entries = []
+    for n, p, i in zip(names, kept_paths, keep, strict=True):
+        sel = paths[ordered_keys[i]][1]
+        entries.append(LibraryEntry(name=n + (sel.suffix() if sel is not None else ""), path=p,
+                                    sha256=hashes[i], selection=texts[i]))  # fmt: skip
     return entries, len(ordered) - len(keep)
+
+
+def _selection_text(sel: Any, min_plddt: float | None) -> str | None:
+    """The full text of a candidate's selection (its chains too), or None."""
+    if sel is None and min_plddt is None:
+        return None
+    floor = f";plddt>={float(min_plddt)!r}" if min_plddt is not None else ""
+    return (str(sel) if sel is not None else "") + floor
+
+
+def _identity(file_hash: str, selection: str | None) -> str:
+    if not selection:
+        return file_hash
+    return hashlib.sha256(f"{file_hash}\n{selection}".encode()).hexdigest()
 
 
 def candidate_seed(run_seed: int, sha256: str) -> int:

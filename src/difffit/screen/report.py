@@ -145,7 +145,8 @@ def write_screen_report(
     The models are written from the candidates' files (read again here). A missing matplotlib
     only leaves out the plot (logged).
     """
-    from difffit.io.structures import read_structure, write_structure
+    from difffit.io.structures import write_structure
+    from difffit.selection import read_selected
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -159,7 +160,8 @@ def write_screen_report(
         r = c.record
         from difffit.geometry import RigidTransform
 
-        st = read_structure(r.path, name=r.name)
+        selection = result.info.get("selections", {}).get(r.sha256)
+        st = read_selected(r.path, selection=selection, name=r.name)
         p = write_structure(
             st,
             models_dir / model_file_name(c.rank, r.name),
@@ -185,6 +187,14 @@ def write_screen_report(
         title="difffit screen: open the map and the best fitted candidates in ChimeraX",
     )  # fmt: skip
     files["chimerax"] = "open_in_chimerax.cxc"
+    from difffit.io.mvs import write_mvs_view
+
+    if write_mvs_view(
+        folder / "view.mvsj", map_abs, result.level,
+        [(folder / m["cif"], f"rank {m['rank']}: {m['structure']}") for m in models],
+        title="difffit screen: the map and the best fitted candidates",
+    ):  # fmt: skip
+        files["molviewspec"] = "view.mvsj"
 
     null = result.null
     manifest = {

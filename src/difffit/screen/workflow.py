@@ -306,13 +306,11 @@ def _fit_tasks(
 ) -> Iterator[FitTask]:
     """The fits to run, read lazily; unreadable or ill-sized candidates are recorded (``keep``)
     instead of yielded."""
-    from difffit.io.structures import read_structure
-
     for e in todo:
         cseed = candidate_seed(seed, e.sha256)
         base: dict[str, Any] = dict(sha256=e.sha256, name=e.name, path=str(e.path), seed=cseed)
         try:
-            st = read_structure(e.path, name=e.name)
+            st = e.read()
         except StructureError as exc:
             keep(CandidateRecord(status="skipped", reason=one_line(exc), **base))
             continue
@@ -407,6 +405,9 @@ def _screen_result(
         "median_cpu_s": float(np.median([r.cpu_s for r in fitted_now])) if fitted_now else None,
         "median_residues": float(np.median(sizes)) if sizes else None,
     }
+    selections = {e.sha256: e.selection for e in entries if e.selection}
+    if selections:  # what report writers read the fitted models with
+        info["selections"] = selections
     return ScreenResult(
         ranked=ranked,
         not_fitted=not_fitted,
