@@ -31,7 +31,7 @@ PLACEMENT_COLUMNS = (
 CANDIDATE_COLUMNS = (
     "round", "rank", "structure", "decision", "hits", "correlation", "cam", "overlap", "density",
     "inside", "relative_cam", "clash_atoms", "clash_fraction", "clash_with", "reason",
-    *TRANSFORM_COLUMNS,
+    *TRANSFORM_COLUMNS, "mate_of", "operator",
 )  # fmt: skip
 
 
@@ -99,6 +99,7 @@ def _candidate_row(c: Candidate) -> dict[str, Any]:
         "clash_with": c.clash_with, "reason": c.reason,
     }  # fmt: skip
     row.update(zip(TRANSFORM_COLUMNS, h.transform.to_r_t_flat(), strict=True))
+    row.update(mate_of=c.mate_of, operator=c.operator)
     return row
 
 

@@ -36,7 +36,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from difffit._version import __version__
 from difffit.composite.types import CompositeConfig, CompositeState, Proposal, RoundResult
@@ -58,6 +58,9 @@ from difffit.io.results import (
 )
 from difffit.results import FitResult
 from difffit.structure import Structure
+
+if TYPE_CHECKING:
+    from difffit.symmetry.apply import MapSymmetry
 
 __all__ = [
     "FORMAT_NAME",
@@ -171,8 +174,10 @@ class RunFolder:
         command: str | None = None,
         base_fit: str | None = None,
         write: bool = True,
+        symmetry: MapSymmetry | None = None,
     ) -> RunFolder:
-        """A new run at round 0 (its manifest written unless ``write=False``)."""
+        """A new run at round 0 (its manifest written unless ``write=False``); ``symmetry`` the
+        map's (``--symmetry``), recorded with its operators."""
         entries = [
             _structure_entry(s) if isinstance(s, Structure)
             else {"name": s.name, "path": s.path, "chains": list(s.chains), "atoms": s.atoms}
@@ -187,6 +192,8 @@ class RunFolder:
             "stop_reason": "", "rounds": [],
             "files": {"placements": "placements.csv", "assembly": "assembly.cif", "working_map": None},
         }  # fmt: skip
+        if symmetry is not None:
+            man["symmetry"] = symmetry.to_dict()
         run = cls(path, man)
         if write:
             run.path.mkdir(parents=True, exist_ok=True)
@@ -232,6 +239,16 @@ class RunFolder:
     @property
     def copies(self) -> dict[str, int | None]:
         return {str(k): (None if v is None else int(v)) for k, v in self._man["copies"].items()}
+
+    @property
+    def symmetry(self) -> MapSymmetry | None:
+        """The run's symmetry (``--symmetry``), None without."""
+        d = self._man.get("symmetry")
+        if not d:
+            return None
+        from difffit.symmetry.apply import MapSymmetry
+
+        return MapSymmetry.from_dict(d)
 
     @property
     def seed(self) -> int:
@@ -340,14 +357,16 @@ class RunFolder:
         finished, reason = self.finished, self.stop_reason
         if n == 0:
             working = read_map(original_map or self.map_path)
-            return CompositeState(0, working, (), self.level, self.resolution, finished, reason)
+            return CompositeState(0, working, (), self.level, self.resolution, finished, reason,
+                                  symmetry=self.symmetry)  # fmt: skip
         d = self.round_dir(n)
         for f in (self.working_map_path(), d / "placements.csv"):
             if not f.exists():
                 raise ResultsError(f"{f}: missing — the run folder is damaged; use another --out")
         working = read_map(self.working_map_path())
         placements = tuple(read_placements(d / "placements.csv"))
-        return CompositeState(n, working, placements, self.level, self.resolution, finished, reason)
+        return CompositeState(n, working, placements, self.level, self.resolution, finished, reason,
+                              symmetry=self.symmetry)  # fmt: skip
 
     def check_same_run(self, *, map_path, structures: Sequence[Structure],
                        copies: Mapping[str, int | None], config: CompositeConfig,
@@ -474,6 +493,8 @@ class RunFolder:
         counts: dict[str, int] = {}
         for c in rnd.candidates:
             counts[c.decision.value] = counts.get(c.decision.value, 0) + 1
+        mates = [[c.rank, c.mate_of, c.operator] for c in rnd.candidates
+                 if c.mate_of and any(p.rank == c.rank for p in rnd.accepted)]  # fmt: skip
         summary = {
             "index": rnd.index,
             "seconds": None if math.isnan(rnd.seconds) else round(rnd.seconds, 3),
@@ -487,6 +508,8 @@ class RunFolder:
             "n_above_after": n_above[1] if n_above else None,
             "time": _now(),
         }
+        if mates:  # accepted symmetry mates: [rank, rank of the copy they are mates of, operator]
+            summary["symmetry_mates"] = mates
         man["rounds"] = [r for r in man.get("rounds", []) if r["index"] < rnd.index] + [summary]
         if self.pending_round == rnd.index:
             man["pending_round"] = None
