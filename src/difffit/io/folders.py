@@ -403,10 +403,16 @@ class RunFolder:
         hidden = [(self.path / r.working_map, f"working map after round {r.index}")
                   for r in self.rounds]  # fmt: skip
         asm = self.path / "assembly.cif"
+        sym = self.symmetry
+        lines = {}
+        if sym is not None and asm.exists():
+            lines[asm] = ("2", f"the ideal {sym.group.name} assembly: the map's operators applied "
+                               "to the first copy of each structure (mmCIF assembly 2)")  # fmt: skip
         write_chimerax_script(
             self.path / "open_in_chimerax.cxc", self.map_path, self.level,
             [(asm, "the assembly")] if asm.exists() else [], hidden_maps=hidden,
             title="difffit composite: open the map, the rounds' working maps and the assembly",
+            sym=lines,
         )  # fmt: skip
 
     @_locked
@@ -484,7 +490,8 @@ class RunFolder:
         st = rnd.state
         write_map(st.working, d / "working_map.mrc", overwrite=True)
         write_placements(d / "placements.csv", st.placements)
-        write_assembly(d / "assembly.cif", st.placements, structures)
+        write_assembly(d / "assembly.cif", st.placements, structures,
+                       st.symmetry.operators if st.symmetry is not None else None)  # fmt: skip
         atomic_copy(d / "placements.csv", self.path / "placements.csv")
         atomic_copy(d / "assembly.cif", self.path / "assembly.cif")
         man = self._man

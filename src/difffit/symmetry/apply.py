@@ -14,7 +14,7 @@ pose on an axis overlaps them: no assembly can be built from it). Pure compute: 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,10 +27,13 @@ from difffit.geometry import RigidTransform
 from difffit.symmetry.groups import PointGroup, group_operators, parse_group
 
 __all__ = [
+    "MAX_MATE_CLASH",
     "MapSymmetry",
+    "SymmetricClusters",
     "check_copies_for_symmetry",
     "mate_clash_fractions",
     "resolve_symmetry",
+    "symmetric_clusters",
 ]
 
 
@@ -196,3 +199,93 @@ def mate_clash_fractions(
             counts = clash_counts(xyz, mates, distance=distance)
             out[i] = float(counts.max()) / len(xyz)
     return out
+
+
+#: A placement with more than this fraction of its atoms within 2 Å of one of its own mates
+#: cannot be part of a symmetric assembly: ``fit --symmetry`` ranks it after those that can
+#: (the default ``composite --max-clash``).
+MAX_MATE_CLASH = 0.05
+#: Distance (Å) of two heavy atoms that clash (the default ``composite --clash-distance``).
+MATE_CLASH_DISTANCE = 2.0
+
+
+@dataclass(frozen=True, eq=False)
+class SymmetricClusters:
+    """The clusters of a fit under a symmetry: one row per distinct solution.
+
+    Attributes
+    ----------
+    clusters : tuple of ClusterHit
+        The class leaders, ranked anew (1 = best): those that do not overlap their own mates
+        (``mate_clash <= MAX_MATE_CLASH``) first, each group in the old order; ``copies`` and
+        ``mate_clash`` filled in.
+    new_rank : dict of int -> int
+        Old rank of every cluster -> the new rank of its class.
+    """
+
+    clusters: tuple
+    new_rank: dict[int, int]
+
+
+def symmetric_clusters(
+    clusters: Sequence,
+    coords_xyz: Mapping[str, np.ndarray],
+    symmetry: MapSymmetry,
+    *,
+    shift_tolerance: float,
+    angle_tolerance_deg: float,
+) -> SymmetricClusters:
+    """Score ranked clusters with their symmetry mates and merge symmetry-equivalent ones.
+
+    Each cluster's placement is measured against its own mates (:func:`mate_clash_fractions`):
+    one that overlaps them (a pose on a symmetry axis) cannot be part of a symmetric assembly
+    and is ranked after every cluster that can. Clusters that some operator takes onto an
+    earlier one (:func:`~difffit.symmetry.label_equivalent_fits`, the clustering tolerances)
+    are the same solution: the earlier (better) one stays, with ``copies`` = the distinct
+    operators among its class (at most the group order).
+
+    Parameters
+    ----------
+    clusters : sequence of ClusterHit
+        Best first (ranks 1..n).
+    coords_xyz : mapping structure name -> (n, 3) array
+        Heavy atoms of each structure, input frame.
+    """
+    import dataclasses
+
+    from difffit.symmetry.groups import label_equivalent_fits
+
+    ops = symmetry.operators
+    hits = list(clusters)
+    clash = np.array([
+        mate_clash_fractions(coords_xyz[h.structure], [h.transform], ops,
+                             distance=MATE_CLASH_DISTANCE)[0]
+        for h in hits
+    ])  # fmt: skip
+    allowed = clash <= MAX_MATE_CLASH
+    visit = [i for i in range(len(hits)) if allowed[i]] + [
+        i for i in range(len(hits)) if not allowed[i]
+    ]
+    leaders: list[int] = []
+    class_of = np.zeros(len(hits), dtype=np.int64)
+    copies: dict[int, int] = {}
+    for name in dict.fromkeys(h.structure for h in hits):
+        idx = [i for i in visit if hits[i].structure == name]
+        centre = np.asarray(coords_xyz[name], dtype=np.float64).mean(axis=0)
+        rot = np.array([hits[i].transform.rotation for i in idx])
+        cen = np.array([hits[i].transform.apply(centre[None])[0] for i in idx])
+        eq = label_equivalent_fits(rot, cen, ops, shift_tolerance=shift_tolerance,
+                                   angle_tolerance_deg=angle_tolerance_deg)  # fmt: skip
+        for k, lead in enumerate(eq.leaders):
+            leaders.append(idx[int(lead)])
+            copies[idx[int(lead)]] = int(eq.copies[k])
+        for j, i in enumerate(idx):
+            class_of[i] = idx[int(eq.leaders[eq.labels[j]])]
+    order = [i for i in visit if i in copies]  # leaders, allowed first, each in the old order
+    rank_of = {lead: r + 1 for r, lead in enumerate(order)}
+    out = tuple(
+        dataclasses.replace(hits[i], rank=rank_of[i], copies=copies[i], mate_clash=float(clash[i]))
+        for i in order
+    )
+    new_rank = {hits[i].rank: rank_of[int(class_of[i])] for i in range(len(hits))}
+    return SymmetricClusters(out, new_rank)
