@@ -111,10 +111,8 @@ def _gen(st, chains: Sequence[str], ops: list[gemmi.Assembly.Operator]) -> gemmi
     gen = gemmi.Assembly.Gen()
     for op in ops:
         gen.operators.append(op)
-    for c in chains:
-        gen.chains.append(c)
-    for sc in _subchains(st, chains):
-        gen.subchains.append(sc)
+    gen.chains = list(chains)  # (gemmi's lists are copies: assign, do not append)
+    gen.subchains = _subchains(st, chains)
     return gen
 
 
