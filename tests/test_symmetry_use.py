@@ -160,10 +160,10 @@ def test_symmetry_errors_are_one_line(tmp_path, capsys):
         (["--symmetry", "C5"], "self-correlates"),
     ):
         rc = main(["composite", str(mp), str(sp), "--out", str(tmp_path / "x"), "-q", *argv])
-        err = [ln for ln in capsys.readouterr().err.splitlines() if "error" in ln]  # no trace
+        err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("difffit: error")]  # no trace
         assert rc == 2 and len(err) == 1 and words in err[0], (argv, err)
     rc = main(["fit", str(mp), str(sp), "--out", str(tmp_path / "y"), "-q", "--symmetry", "D5"])
-    err = [ln for ln in capsys.readouterr().err.splitlines() if "error" in ln]
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("difffit: error")]
     assert rc == 2 and len(err) == 1 and "does not have D5" in err[0]
 
 
