@@ -160,7 +160,9 @@ def test_symmetry_errors_are_one_line(tmp_path, capsys):
         (["--symmetry", "C5"], "self-correlates"),
     ):
         rc = main(["composite", str(mp), str(sp), "--out", str(tmp_path / "x"), "-q", *argv])
-        err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("difffit: error")]  # no trace
+        err = [
+            ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("difffit: error")
+        ]  # no trace
         assert rc == 2 and len(err) == 1 and words in err[0], (argv, err)
     rc = main(["fit", str(mp), str(sp), "--out", str(tmp_path / "y"), "-q", "--symmetry", "D5"])
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("difffit: error")]
@@ -188,3 +190,59 @@ def test_symmetry_assembly_round_trip(tmp_path):
     st = gemmi.read_structure(str(p))
     set_symmetry_assembly(st, ops[:2], placed_as_is=True)
     assert [x.name for x in st.assemblies] == ["1", "2"]
+
+
+def test_manual_round_accepts_mates_by_rank_and_resume_keeps_the_symmetry(tmp_path, capsys):
+    density, mono, truth, _ = assembly_case("C3", 3)
+    mp, sp = tmp_path / "c3.mrc", tmp_path / "mono.pdb"
+    write_map(density, mp)
+    write_structure(mono, sp)
+    out = tmp_path / "run"
+    base = ["composite", str(mp), str(sp), "--symmetry", "auto", "--resolution", "6",
+            "--rotations", "20", "--positions", "6", "--oversample", "2", "--screen-steps", "20",
+            "--steps", "80", "--refine", "3", "--refine-steps", "60", "--seed", "1", "-q",
+            "--out", str(out)]  # fmt: skip
+    assert main([*base, "--manual"]) == 0
+    cands = (out / "round_001" / "candidates.csv").read_text().splitlines()
+    head = cands[0].split(",")
+    rows = [dict(zip(head, r.split(","), strict=False)) for r in cands[1:]]
+    mates = [r for r in rows if r["mate_of"] != "0"]
+    assert len(mates) == 2 and all(r["decision"] == "accept" for r in mates)
+    lead = mates[0]["mate_of"]
+    ranks = ",".join([lead] + [r["rank"] for r in mates])
+    assert main([*base, "--accept", ranks]) == 0
+    man = json.loads((out / "composite.json").read_text())
+    assert man["placed"] == {"mono": 3} and man["symmetry"]["group"] == "C3"
+    assert sorted(r[0] for r in man["rounds"][0]["symmetry_mates"]) == sorted(
+        int(r["rank"]) for r in mates
+    )
+    capsys.readouterr()
+    assert main(base) == 0  # resumed: the same run (copies from the group); nothing left to do
+    assert "stoichiometry met (mono 3)" in capsys.readouterr().out
+
+
+def test_symmetric_clusters_rank_axis_poses_last_and_merge_mates():
+    from difffit.results import ClusterHit
+    from difffit.symmetry.apply import symmetric_clusters
+
+    rng = np.random.default_rng(4)
+    mono = protein_like(30, rng, name="m")
+    ops = group_operators("C4", centre_xyz=(0.0, 0.0, 0.0))
+    c0 = mono.centre_xyz
+    on_axis = RigidTransform(np.eye(3), -c0)
+    off = RigidTransform(np.eye(3), np.array([3 * mono.radius, 0.0, 0.0]) - c0)
+
+    def hit(rank, tr, cam):
+        return ClusterHit(rank=rank, structure="m", structure_index=0, hits=5, density=1.0,
+                          overlap=1.0, correlation=cam, cam=cam, inside=1.0, transform=tr,
+                          refined=True, fit_id=rank)  # fmt: skip
+
+    hits = [hit(1, on_axis, 0.9)] + [hit(k + 2, ops[k].compose(off), 0.8 - 0.01 * k)
+                                     for k in range(4)]  # fmt: skip
+    sc = symmetric_clusters(hits, {"m": mono.coords_xyz}, MapSymmetry(
+        parse_group("C4"), np.eye(3), np.zeros(3), 1.0, "given"),
+        shift_tolerance=3.0, angle_tolerance_deg=6.0)  # fmt: skip
+    assert [c.copies for c in sc.clusters] == [4, 1]
+    assert sc.clusters[0].fit_id == 2 and sc.clusters[1].fit_id == 1  # the axis pose last
+    assert sc.clusters[1].mate_clash > 0.3 and sc.clusters[0].mate_clash == 0.0
+    assert sc.new_rank == {1: 2, 2: 1, 3: 1, 4: 1, 5: 1}

@@ -43,7 +43,12 @@ from difffit.composite.types import CompositeConfig, CompositeState, Proposal, R
 from difffit.errors import ResultsError
 from difffit.io.assembly import write_assembly
 from difffit.io.atomic import atomic_copy, atomic_write_text
-from difffit.io.composite import read_placements, write_candidates, write_placements
+from difffit.io.composite import (
+    read_candidate_mates,
+    read_placements,
+    write_candidates,
+    write_placements,
+)
 from difffit.io.locks import hold_folder
 from difffit.io.maps import read_map, write_map
 from difffit.io.paths import inside
@@ -500,8 +505,10 @@ class RunFolder:
         counts: dict[str, int] = {}
         for c in rnd.candidates:
             counts[c.decision.value] = counts.get(c.decision.value, 0) + 1
-        mates = [[c.rank, c.mate_of, c.operator] for c in rnd.candidates
-                 if c.mate_of and any(p.rank == c.rank for p in rnd.accepted)]  # fmt: skip
+        listed = {c.rank: (c.mate_of, c.operator) for c in rnd.candidates if c.mate_of}
+        if not rnd.candidates:  # accepted by rank (manual, viewer): the proposal's candidates
+            listed = read_candidate_mates(d / "candidates.csv")
+        mates = [[k, *listed[k]] for r, k in sources if r == rnd.index and k in listed]
         summary = {
             "index": rnd.index,
             "seconds": None if math.isnan(rnd.seconds) else round(rnd.seconds, 3),
