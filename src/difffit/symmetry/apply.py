@@ -191,12 +191,18 @@ def mate_clash_fractions(
     (len(placements),) float array
         The largest fraction over the mates (0 = no overlap; near 1 = on an axis).
     """
+    atoms = np.asarray(atoms_xyz, dtype=np.float64).reshape(-1, 3)
+    c0 = atoms.mean(axis=0)
+    reach = 2.0 * float(np.linalg.norm(atoms - c0, axis=1).max()) + distance
     out = np.zeros(len(placements))
     for i, p in enumerate(placements):
-        xyz = p.apply(atoms_xyz)
-        mates = [g.compose(p).apply(atoms_xyz) for g in operators[1:]]
-        if mates:
-            counts = clash_counts(xyz, mates, distance=distance)
+        c = p.apply(c0[None])[0]
+        # only mates whose centre is within two radii (+ distance) can touch the placement
+        near = [g for g in operators[1:] if np.linalg.norm(g.apply(c[None])[0] - c) <= reach]
+        if near:
+            xyz = p.apply(atoms)
+            counts = clash_counts(xyz, [g.compose(p).apply(atoms) for g in near],
+                                  distance=distance)  # fmt: skip
             out[i] = float(counts.max()) / len(xyz)
     return out
 
