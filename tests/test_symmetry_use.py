@@ -246,3 +246,47 @@ def test_symmetric_clusters_rank_axis_poses_last_and_merge_mates():
     assert sc.clusters[0].fit_id == 2 and sc.clusters[1].fit_id == 1  # the axis pose last
     assert sc.clusters[1].mate_clash > 0.3 and sc.clusters[0].mate_clash == 0.0
     assert sc.new_rank == {1: 2, 2: 1, 3: 1, 4: 1, 5: 1}
+
+
+def test_viewer_serves_the_mates_of_a_symmetric_run(tmp_path, capsys):
+    import gemmi
+
+    from difffit.viewer import Workspace
+
+    density, mono, truth, _ = assembly_case("C3", 3)
+    mp, sp = tmp_path / "c3.mrc", tmp_path / "mono.pdb"
+    write_map(density, mp)
+    write_structure(mono, sp)
+    out = tmp_path / "run"
+    assert main(["composite", str(mp), str(sp), "--symmetry", "auto", "--resolution", "6",
+                 "--rotations", "20", "--positions", "6", "--oversample", "2", "--screen-steps",
+                 "20", "--steps", "80", "--refine", "3", "--refine-steps", "60", "--seed", "1",
+                 "-q", "--out", str(out)]) == 0  # fmt: skip
+    ws = Workspace(out)
+    rounds = ws.session()["rounds"]
+    sym_round = next(r for r in rounds if r["id"] == 1)
+    assert sym_round["symmetry"] == "C3"
+    text, name = ws.mates_cif(1, 1)
+    assert name.endswith("_mates.cif")
+    st = gemmi.read_structure_string(text) if hasattr(gemmi, "read_structure_string") else None
+    if st is None:
+        doc = gemmi.cif.read_string(text)
+        st = gemmi.make_structure_from_block(doc.sole_block())
+    assert len(st[0]) == 2  # the two mates, one chain each
+    got = np.array([a.pos.tolist() for ch in st[0] for r in ch for a in r])
+    hit = ws.round(1).hit(1)
+    want = np.concatenate([g.compose(hit.transform).apply(mono.coords_xyz)
+                           for g in ws._symmetry_operators(ws.round(1))[1:]])  # fmt: skip
+    np.testing.assert_allclose(got, want, atol=1e-3)
+    from difffit.viewer import ViewerServer
+    from tests.viewer.test_viewer_server import Client
+
+    server = ViewerServer(ws).start()
+    try:
+        c = Client(server)
+        status, _, payload = c.request("GET", "/api/model", query={"round": 1, "rank": 1,
+                                                                   "mates": 1})  # fmt: skip
+        assert status == 200 and payload.decode() == text
+        assert c.request("GET", "/api/model", query={"round": 0, "rank": 1, "mates": 1})[0] == 400
+    finally:
+        server.shutdown()

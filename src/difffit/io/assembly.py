@@ -39,6 +39,7 @@ __all__ = [
     "SymmetryAssembly",
     "assembly_chain_ids",
     "assembly_model",
+    "placed_copies_cif",
     "placed_model_cif",
     "read_symmetry_assemblies",
     "set_symmetry_assembly",
@@ -247,3 +248,28 @@ def placed_model_cif(structure: Structure, transform: RigidTransform) -> str:
     model = transformed_model(structure, transform)
     model.setup_entities()
     return model.make_mmcif_document().as_string()
+
+
+def placed_copies_cif(structure: Structure, transforms: Sequence[RigidTransform]) -> str:
+    """Copies of one structure, each moved by one of ``transforms`` (e.g. the symmetry mates of
+    a fit), in one model as mmCIF text; each copy's chains get free chain IDs."""
+    out = gemmi.Structure()
+    out.name = f"{structure.name}_copies"
+    out.add_model(gemmi.Model(1) if hasattr(gemmi.Model, "num") else gemmi.Model("1"))  # type: ignore[arg-type]
+    model = out[0]
+    used: set[str] = set()
+    for tr in transforms:
+        moved = transformed_model(structure, tr)
+        names = [ch.name for ch in moved[0]]
+        rename = dict(zip(names, assembly_chain_ids(names, used), strict=True))
+        used.update(rename.values())
+        for ch in moved[0]:
+            new = ch.clone()
+            new.name = rename[ch.name]
+            for res in new:
+                res.subchain = ""
+                res.entity_id = ""
+            model.add_chain(new)
+    out.setup_entities()
+    out.assign_subchains(force=True)
+    return out.make_mmcif_document().as_string()
