@@ -290,3 +290,5 @@ def test_viewer_serves_the_mates_of_a_symmetric_run(tmp_path, capsys):
         assert c.request("GET", "/api/model", query={"round": 0, "rank": 1, "mates": 1})[0] == 400
     finally:
         server.shutdown()
+    cols = ws.clusters(1)["columns"]  # a composite round's fit has no symmetry of its own
+    assert "copies" not in cols and "mate_clash" not in cols

@@ -274,7 +274,7 @@ export function createMolstarView({ element, api, search, onPickFit }) {
         const { dataRef, struct } = await loadStructureText(text, `round ${state.round} rank ${state.selected} mates`);
         await plugin.builders.structure.representation.addRepresentation(
             struct, modelParams(MATES_COLOR, state.modelStyle, quality));
-        mates = { key: want, style: state.modelStyle, dataRef };
+        mates = { key: want, style: state.modelStyle, dataRef, structRef: struct.ref };
     }
 
     /** Focus on the selected model at the next sync even if it was the last one focused. */
@@ -318,9 +318,14 @@ export function createMolstarView({ element, api, search, onPickFit }) {
                 min: points.min, max: points.max,
             };
         }
+        let matesInfo = null;
+        if (mates) {
+            const s = cellObj(mates.structRef);
+            matesInfo = { key: mates.key, color: hex(MATES_COLOR), atoms: s ? s.data.elementCount : 0 };
+        }
         const cam = plugin.canvas3d ? plugin.canvas3d.camera.state : null;
         return {
-            map: mapInfo, points: pointsInfo, models: ms,
+            map: mapInfo, points: pointsInfo, models: ms, mates: matesInfo,
             camera: cam ? { target: Array.from(cam.target), position: Array.from(cam.position) } : null,
         };
     }

@@ -61,8 +61,11 @@ log = logging.getLogger("difffit.viewer")
 #: Cluster columns shown in the table, in order (those present in clusters.csv).
 TABLE_COLUMNS = (
     "rank", "structure", "hits", "density", "overlap", "correlation", "cam", "inside",
-    "confidence", "verdict", "z", "refined", "centre_x", "centre_y", "centre_z",
+    "confidence", "verdict", "z", "refined", "centre_x", "centre_y", "centre_z", "copies",
+    "mate_clash",
 )  # fmt: skip
+#: Columns shown only for a round with symmetry (fit --symmetry).
+SYMMETRY_TABLE_COLUMNS = ("copies", "mate_clash")
 #: Placements sent as a point cloud by default (the best by the metric; the page can ask more).
 POINT_DEFAULT_MAX = 2000
 #: Columns of a composite round's candidates.csv the page shows (those present).
@@ -264,6 +267,8 @@ class Workspace:
         r = self.round(rid)
         rows = [h.row() for h in r.result.clusters]
         present = set(rows[0]) if rows else set()
+        if not (r.result.info.get("symmetry") or {}).get("operators"):
+            present -= set(SYMMETRY_TABLE_COLUMNS)
         cols = [c for c in TABLE_COLUMNS if c in present]
         return {
             "round": rid,
