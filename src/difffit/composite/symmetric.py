@@ -31,7 +31,7 @@ import numpy as np
 
 from difffit.clashes import clash_counts
 from difffit.composite.types import Candidate, CompositeState, Decision
-from difffit.config import CompositeConfig
+from difffit.config import CompositeConfig, FitConfig
 from difffit.device import resolve_device
 from difffit.fitting.pipeline import prepare_search_map, prepare_structure, refine_placements
 from difffit.geometry import RigidTransform
@@ -54,7 +54,7 @@ def add_symmetry_mates(
     *,
     copies: Mapping[str, int | None],
     config: CompositeConfig,
-    fit_config,
+    fit_config: FitConfig,
     index: int,
     device: str = "auto",
 ) -> tuple[FitResult, tuple[Candidate, ...]]:

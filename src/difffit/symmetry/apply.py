@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +25,9 @@ from difffit.density.map import DensityMap
 from difffit.errors import ConfigError
 from difffit.geometry import RigidTransform
 from difffit.symmetry.groups import PointGroup, group_operators, parse_group
+
+if TYPE_CHECKING:
+    from difffit.results import ClusterHit
 
 __all__ = [
     "MAX_MATE_CLASH",
@@ -229,12 +232,12 @@ class SymmetricClusters:
         Old rank of every cluster -> the new rank of its class.
     """
 
-    clusters: tuple
+    clusters: tuple[ClusterHit, ...]
     new_rank: dict[int, int]
 
 
 def symmetric_clusters(
-    clusters: Sequence,
+    clusters: Sequence[ClusterHit],
     coords_xyz: Mapping[str, np.ndarray],
     symmetry: MapSymmetry,
     *,
