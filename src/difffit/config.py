@@ -18,7 +18,7 @@ from dataclasses import Field, asdict, dataclass, field, fields, replace
 from typing import Any
 
 from difffit.errors import ConfigError
-from difffit.validate import Boolean, Choice, Integer, Number, Numbers
+from difffit.validate import Boolean, Choice, Integer, Number, Numbers, Symmetry
 
 #: Zeroing rules of :func:`difffit.density.zero.zero_density` (defined here, with no numpy
 #: import, so that the command line can build its options without loading the compute code).
@@ -46,6 +46,7 @@ __all__ = [
     "ScreenConfig",
     "SearchConfig",
     "SelectConfig",
+    "SymmetryConfig",
     "option",
     "option_fields",
     "section",
@@ -54,7 +55,7 @@ __all__ = [
 
 SORT_METRICS = ("correlation", "cam", "overlap", "density", "inside", "hits", "score")
 
-Rule = Integer | Number | Choice | Boolean | Numbers
+Rule = Integer | Number | Choice | Boolean | Numbers | Symmetry
 
 
 @dataclass(frozen=True)
@@ -413,6 +414,34 @@ class RefineConfig(BaseConfig):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SymmetryConfig(BaseConfig):
+    """Symmetry of the map (docs/symmetry.md).
+
+    Attributes
+    ----------
+    group : str
+        ``"none"`` (ignore symmetry), ``"auto"`` (detect the point group of the map,
+        :func:`difffit.symmetry.detect_symmetry`; no symmetry found = none) or a point group
+        (``"C4"``, ``"D7"``, ``"T"``, ``"O"``, ``"I"``) that the map must have
+        (:func:`difffit.symmetry.check_symmetry`; an error names the self-correlation when it
+        does not). ``fit``: each placement is scored with its symmetry mates (a placement that
+        overlaps its own mates ranks after those that do not) and symmetry-equivalent clusters
+        are one solution with a ``copies`` count. ``composite``: one copy and its refined mates
+        are placed in one round, and each structure's copies default to the group's order.
+    """
+
+    group: str = option(
+        "none", Symmetry(), flag="--symmetry", metavar="auto|none|GROUP",
+        help="symmetry of the map: none (default), auto (detect it) or a point group (C4, D7, "
+        "T, O, I); see docs/symmetry.md",
+    )  # fmt: skip
+
+    @property
+    def enabled(self) -> bool:
+        return self.group != "none"
+
+
+@dataclass(frozen=True, kw_only=True)
 class FitConfig(BaseConfig):
     """All options of :func:`difffit.fit`."""
 
@@ -434,6 +463,17 @@ class FitConfig(BaseConfig):
         default_factory=RefineConfig,
         metadata=section(RefineConfig, group="scores, clustering, refinement"),
     )
+    symmetry: SymmetryConfig = field(
+        default_factory=SymmetryConfig, metadata=section(SymmetryConfig, group="symmetry")
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The options as plain data; ``symmetry`` only when it is on (the manifests of runs
+        without symmetry stay as they were)."""
+        d = asdict(self)
+        if not self.symmetry.enabled:
+            del d["symmetry"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FitConfig:
@@ -443,6 +483,7 @@ class FitConfig(BaseConfig):
             "quality": QualityConfig,
             "cluster": ClusterConfig,
             "refine": RefineConfig,
+            "symmetry": SymmetryConfig,
         }
         unknown = set(d) - set(parts)
         if unknown:
@@ -660,6 +701,14 @@ class ScreenConfig(BaseConfig):
         help="false-discovery rate at which a candidate is called significant "
         "(default %(default)s)",
     )  # fmt: skip
+
+    def _check(self) -> None:
+        if self.fit.symmetry.enabled:
+            raise ConfigError(
+                "a screen fits candidates without symmetry (fit.symmetry must be none; use "
+                "difffit fit --symmetry on the hits)",
+                option="symmetry",
+            )
 
     @property
     def metric(self) -> str:

@@ -63,7 +63,9 @@ CLUSTER_REQUIRED = (
     "rank", "structure", "hits", "density", "overlap", "correlation", "cam", "inside",
     "refined", "fit_id",
 ) + TRANSFORM_COLUMNS  # fmt: skip
-CLUSTER_COLUMNS = CLUSTER_REQUIRED + VERDICT_COLUMNS
+#: Columns of ``fit --symmetry`` (files without them read as copies 1, mate_clash NaN).
+SYMMETRY_COLUMNS = ("copies", "mate_clash")
+CLUSTER_COLUMNS = CLUSTER_REQUIRED + VERDICT_COLUMNS + SYMMETRY_COLUMNS
 FIT_COLUMNS = (
     "fit_id", "structure", "rotation_index", "position_index", "score", "density", "overlap",
     "correlation", "cam", "inside", "cluster_rank",
@@ -112,6 +114,11 @@ class ClusterHit:
     #: Distance (Å, centres) and rotation angle (degrees) to the best cluster of its structure.
     distance_to_rank1: float = math.nan
     angle_to_rank1: float = math.nan
+    #: Symmetry-equivalent copies this solution stands for (``fit --symmetry``; 1 without).
+    copies: int = 1
+    #: Largest fraction of its heavy atoms within 2 Å of one of its own symmetry mates'
+    #: (``fit --symmetry``; NaN without): near 1 on a symmetry axis.
+    mate_clash: float = math.nan
     #: In-memory diagnostics of the search (not written; not compared).
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -144,6 +151,7 @@ class ClusterHit:
             centre_y=float(self.centre_xyz[1]), centre_z=float(self.centre_xyz[2]),
             distance_to_rank1=float(self.distance_to_rank1),
             angle_to_rank1=float(self.angle_to_rank1),
+            copies=int(self.copies), mate_clash=float(self.mate_clash),
         )  # fmt: skip
         return d
 
@@ -210,6 +218,9 @@ class FitResult:
         head = (f"{'rank':>4}  {'structure':<24} {'hits':>5} {'corr':>6} {'cam':>6} {'z':>5} "
                 f"{'overlap':>8} {'inside':>6}  {'verdict':<17} {'centre x y z (Å)':>22} "
                 f"{'d1 Å':>6} {'a1°':>5}")  # fmt: skip
+        sym = bool((self.info.get("symmetry") or {}).get("operators"))
+        if sym:  # fit --symmetry: the copies of each solution and its overlap with its mates
+            head += f" {'copies':>6} {'mates':>6}"
         lines = [head, "-" * len(head)]
         seen: set[str] = set()
         shown = hidden = 0
@@ -227,6 +238,7 @@ class FitResult:
                 f"{c.rank:>4}  {name:<24} {c.hits:>5} {c.correlation:6.3f} {c.cam:6.3f} "
                 f"{c.z:5.1f} {c.overlap:8.4g} {c.inside:6.2f}  {c.verdict or '-':<17} "
                 f"{centre:>22} {c.distance_to_rank1:6.1f} {c.angle_to_rank1:5.0f}"
+                + (f" {c.copies:>6} {c.mate_clash:6.1%}" if sym else "")
             )
         if hidden:
             lines.append(f"({hidden} more clusters, most with no convincing fit, in clusters.csv)")

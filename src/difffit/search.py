@@ -114,6 +114,16 @@ def fit(
     with kernel_threads(threads) as n_threads:
         structures = _check_structures(structures)
         watch = _Stopwatch()
+        symmetry = None
+        if config.symmetry.enabled:  # first: a group the map does not have stops here
+            from difffit.symmetry.apply import resolve_symmetry
+
+            with watch("symmetry"):
+                symmetry = resolve_symmetry(
+                    density.source if isinstance(density, PreparedMap) else density,
+                    config.symmetry.group, level=config.prep.level,
+                    resolution=config.quality.resolution,
+                )  # fmt: skip
         with watch("prepare_map"):
             smap = prepare_search_map(density, config, device=dev)
         emit(progress, "prepare", 1, 1)
@@ -146,21 +156,46 @@ def fit(
             rows.append(refined)
         ranking = rank_clusters(rows, len(fits), config.cluster.sort_by)
 
+        centres = {s.name: s.centre_xyz for s in structures}
+        hits = annotate_clusters(_cluster_hits(ranking, structures), centres)
+        table = _fits_table(fits, ranking, targets, structures)
+        sym_info = None
+        if symmetry is not None:
+            from difffit.symmetry.apply import symmetric_clusters
+
+            with watch("symmetry"):
+                sc = symmetric_clusters(
+                    hits, {s.name: s.coords_xyz for s in structures}, symmetry,
+                    shift_tolerance=config.cluster.shift_tolerance,
+                    angle_tolerance_deg=config.cluster.angle_tolerance_deg,
+                )  # fmt: skip
+            n_before = len(hits)
+            hits = annotate_clusters(sc.clusters, centres)
+            table["cluster_rank"] = np.array(
+                [sc.new_rank.get(int(r), int(r)) for r in table["cluster_rank"]], dtype=np.int64
+            )
+            sym_info = {**symmetry.to_dict(), "clusters_before": n_before,
+                        "clusters_after": len(hits)}  # fmt: skip
+        elif config.symmetry.enabled:
+            sym_info = {"group": "C1", "copies": 1, "source": config.symmetry.group,
+                        "operators": []}  # fmt: skip
+
     timings = {**watch.seconds, "total": time.perf_counter() - t_start}
     log.debug("fit finished in %.2f s", timings["total"])
     if not math.isfinite(float(np.nanmax(fits.score))):
         raise FitError("the search produced no finite score (map or structure degenerate)")
+    info = _run_info(smap, config, dev, n_threads, len(fits), n_samples, timings)
+    if sym_info is not None:
+        info["symmetry"] = sym_info
     return FitResult(
-        clusters=annotate_clusters(
-            _cluster_hits(ranking, structures), {s.name: s.centre_xyz for s in structures}
-        ),
-        fits=_fits_table(fits, ranking, targets, structures),
+        clusters=hits,
+        fits=table,
         structures=tuple(_structure_info(s) for s in structures),
         level=smap.level,
         resolution=float(smap.resolution),
         seed=seed,
         config=config,
-        info=_run_info(smap, config, dev, n_threads, len(fits), n_samples, timings),
+        info=info,
     )
 
 

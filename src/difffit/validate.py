@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,11 +32,13 @@ __all__ = [
     "Integer",
     "Number",
     "Numbers",
+    "Symmetry",
     "boolean",
     "choice",
     "finite",
     "in_range",
     "integer",
+    "point_group_name",
     "positive",
 ]
 
@@ -193,3 +196,49 @@ class Numbers:
         if bad:
             raise _fail(name, f"finite numbers >= {self.low:g}", value)
         return tuple(float(x) for x in items)
+
+
+#: Point-group names: ``C<n>``, ``D<n>``, ``T``, ``O``, ``I`` (case-insensitive).
+_GROUP_NAME = re.compile(r"([CD])(\d+)|([TOI])")
+#: Largest n of a ``Cn`` / ``Dn`` group.
+MAX_GROUP_ORDER = 100
+
+
+def point_group_name(name: str, value: Any, *, also: str = "") -> str:
+    """The canonical name of a point group (``"c4"`` -> ``"C4"``, ``" d7 "`` -> ``"D7"``).
+
+    The one place point-group names are checked (:func:`difffit.symmetry.parse_group` builds
+    on it); ``also`` names other accepted words in the message (``"auto, none, "``).
+    """
+    text = str(value).strip().upper()
+    m = _GROUP_NAME.fullmatch(text)
+    if m and m.group(3):
+        return m.group(3)
+    if m:
+        kind, n = m.group(1), int(m.group(2))
+        lo = 1 if kind == "C" else 2
+        if lo <= n <= MAX_GROUP_ORDER:
+            return f"{kind}{n}"
+        raise ConfigError(
+            f"{name} must be {also}{kind}n with {lo} <= n <= {MAX_GROUP_ORDER} (e.g. {kind}4), "
+            f"got unknown point group {value!r}",
+            option=name,
+        )
+    raise ConfigError(
+        f"{name} must be {also}Cn (n >= 1), Dn (n >= 2), T, O or I (e.g. C4, D7), got unknown "
+        f"point group {value!r}",
+        option=name,
+    )
+
+
+@dataclass(frozen=True)
+class Symmetry:
+    """``"auto"``, ``"none"`` or a point-group name (canonical: ``"C4"``, ``"D7"``, ``"I"``)."""
+
+    def check(self, name: str, value: Any) -> str:
+        if not isinstance(value, str):
+            raise _fail(name, "auto, none or a point group (C4, D7, T, O, I)", value)
+        low = value.strip().lower()
+        if low in ("auto", "none"):
+            return low
+        return point_group_name(name, value, also="auto, none or ")

@@ -36,6 +36,7 @@ from difffit.screen import ScreenConfig
 FETCH_FLAGS = ["--cache", "--mirror"]
 FLEXIBLE_FLAGS = ["--domains", "--flexible", "--flexible-top", "--pae"]  # fit --flexible
 SELECT_FLAGS = ["--min-plddt"]  # fit, composite and screen (issue #14)
+SYMMETRY_FLAGS = ["--symmetry"]  # fit and composite (issue 12); not screen
 PINNED_FLAGS = {
     "composite": ["--accept", "--angle-tolerance", "--candidates", "--clash-distance",
                   "--coarse-fraction", "--copies", "--defer", "--device", "--help",
@@ -95,7 +96,7 @@ CASES = [
     pytest.param(cmd, path, opt, id=f"{cmd}{opt.flag}")
     for cmd, cls in CONFIG_OF.items()
     for path, opt in _options(cls)
-    if opt.flag
+    if opt.flag and opt.flag in SUBPARSERS[cmd]._option_string_actions  # screen: no --symmetry
 ]
 
 
@@ -114,6 +115,8 @@ def _valid_other_value(cmd, opt):
     if isinstance(rule, validate.Integer):
         v = default + 2  # + 2 keeps the kernel width odd
         return str(v), v
+    if isinstance(rule, validate.Symmetry):
+        return "c4", "C4"
     if isinstance(rule, validate.Numbers):  # one weight per copy, the sharp copy first
         v = tuple(float(i + 1) for i in range(PrepConfig().n_smooth + 1))
         return ",".join(map(repr, v)), v
@@ -138,6 +141,7 @@ def test_help_lists_the_pinned_flags(cmd, capsys):
     flags = sorted(s for a in SUBPARSERS[cmd]._actions for s in a.option_strings)
     takes_accessions = cmd in ("composite", "fit", "screen", "simulate", "zero")
     flexible = FLEXIBLE_FLAGS if cmd == "fit" else []
+    flexible += SYMMETRY_FLAGS if cmd in ("fit", "composite") else []
     select = SELECT_FLAGS if cmd in CONFIG_OF else []
     assert flags == sorted(
         PINNED_FLAGS[cmd] + (FETCH_FLAGS if takes_accessions else []) + flexible + select
@@ -184,6 +188,8 @@ def _bad_values(opt):
             yield "inf" if math.isinf(rule.high) else "-inf"
     elif isinstance(rule, validate.Numbers):
         yield ",".join(["-1"] * (PrepConfig().n_smooth + 1))
+    elif isinstance(rule, validate.Symmetry):
+        yield from ("Q7", "D1", "C0", "c4x")
 
 
 BOUNDS = [

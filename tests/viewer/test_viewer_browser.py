@@ -504,3 +504,37 @@ def test_large_map_load_time(browser_context, hcn4_results, artifacts):
     print(
         f"\nHCN4 220³ page ready: median {report['page_ready_median_s']} s of {report['page_ready_s']}"
     )
+
+
+# ---------------------------------------------------------------------------- symmetry mates
+def test_symmetric_fit_shows_the_mates_of_the_selection(browser_context, tmp_path, artifacts):
+    """A fit --symmetry of a synthetic C3 trimer: the selected cluster's two mates are shown."""
+    from difffit.io.maps import write_map
+    from difffit.io.structures import write_structure
+    from tests.test_symmetry_use import assembly_case
+
+    density, mono, _, _ = assembly_case("C3", 3)
+    mp, sp = tmp_path / "c3.mrc", tmp_path / "mono.pdb"
+    write_map(density, mp)
+    write_structure(mono, sp)
+    from difffit.cli import main
+
+    out = tmp_path / "fit"
+    assert main(["fit", str(mp), str(sp), "--symmetry", "auto", "--resolution", "6",
+                 "--rotations", "20", "--positions", "6", "--oversample", "2", "--screen-steps",
+                 "20", "--steps", "80", "--refine", "3", "--seed", "2", "-q", "--models", "1",
+                 "--out", str(out)]) == 0  # fmt: skip
+    server = served(out)
+    viewer = Page(browser_context, server)
+    try:
+        s = viewer.idle()
+        assert viewer.errors == [] and s["selected"] == 1
+        mates = s["molstar"]["mates"]
+        text, _ = server.workspace.mates_cif(0, 1)
+        assert mates is not None and mates["key"] and mates["atoms"] == len(cif_atoms(text))
+        assert mates["atoms"] == 2 * len(mono)
+        assert viewer.header("copies").count() == 1 and viewer.header("mate_clash").count() == 1
+        viewer.shot(artifacts / "symmetry_mates.png")
+    finally:
+        viewer.close()
+        server.shutdown()

@@ -4,10 +4,10 @@
 // of the selected and compared clusters. The adapter keeps the Mol* handles of what it loaded
 // (private to it) and reads back what is drawn from Mol*'s own state tree (describe()).
 
-import { hex } from './palette.mjs';
+import { MATES_COLOR, hex } from './palette.mjs';
 import { isoParams, lowQualityCanvasProps, modelParams, pointsParams } from './molstar-params.mjs';
 import { animationMs, chooseQuality } from './options.mjs';
-import { desiredModels, modelKey, planModels } from './table-model.mjs';
+import { desiredModels, matesKey, modelKey, planModels } from './table-model.mjs';
 
 const lib = () => globalThis.molstar.lib;
 
@@ -274,7 +274,25 @@ export function createMolstarView({ element, api, search, onPickFit }) {
                 lastFocused = selKey;
                 lastFramed = null;
             }
+            await syncMates(state, isStale);
         });
+    }
+
+    // The symmetry mates of the selected cluster (a --symmetry round), one model, light orange.
+    let mates = null; // {key, style, dataRef}
+    async function syncMates(state, isStale) {
+        const want = matesKey(state);
+        if (mates && mates.key === want && mates.style === state.modelStyle) return;
+        if (mates) {
+            await deleteRef(mates.dataRef);
+            mates = null;
+        }
+        if (!want || isStale()) return;
+        const text = await api.getText('/api/model', { round: state.round, rank: state.selected, mates: 1 });
+        const { dataRef, struct } = await loadStructureText(text, `round ${state.round} rank ${state.selected} mates`);
+        await plugin.builders.structure.representation.addRepresentation(
+            struct, modelParams(MATES_COLOR, state.modelStyle, quality));
+        mates = { key: want, style: state.modelStyle, dataRef, structRef: struct.ref };
     }
 
     /** Focus on the selected model at the next sync even if it was the last one focused. */
@@ -319,9 +337,14 @@ export function createMolstarView({ element, api, search, onPickFit }) {
                 min: points.min, max: points.max,
             };
         }
+        let matesInfo = null;
+        if (mates) {
+            const s = cellObj(mates.structRef);
+            matesInfo = { key: mates.key, color: hex(MATES_COLOR), atoms: s ? s.data.elementCount : 0 };
+        }
         const cam = plugin.canvas3d ? plugin.canvas3d.camera.state : null;
         return {
-            map: mapInfo, points: pointsInfo, models: ms,
+            map: mapInfo, points: pointsInfo, models: ms, mates: matesInfo,
             camera: cam ? { target: Array.from(cam.target), position: Array.from(cam.position) } : null,
         };
     }

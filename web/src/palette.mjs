@@ -9,6 +9,9 @@ export const COMPARE_COLORS = Object.freeze([
     0x7f7f7f, 0x393b79, 0xaec7e8, 0x98df8a, 0xff9896, 0xc5b0d5, 0xc49c94, 0xf7b6d2,
     0x9edae5, 0xdbdb8d, 0x637939, 0x843c39,
 ]);
+/** The symmetry mates of the selected cluster (a --symmetry round): a light tint of the
+ * selection orange. */
+export const MATES_COLOR = 0xffc58a;
 /** The working map's isosurface. */
 export const MAP_COLOR = 0x8c9db5;
 /** The point cloud of placements: viridis, best first (the B-factor colour theme runs its list

@@ -85,3 +85,11 @@ export function planModels(have, want, style) {
     }
     return { remove, steps };
 }
+
+/** The key of the selected cluster whose symmetry mates are shown, or null: a round of a
+ * --symmetry fit or run (its session entry names the group) with a cluster selected. */
+export function matesKey({ session, round, selected }) {
+    if (!session || selected === null || selected === undefined) return null;
+    const r = session.rounds.find(x => x.id === round);
+    return r && r.symmetry ? modelKey(round, selected) : null;
+}

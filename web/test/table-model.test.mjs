@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-    compareRows, desiredModels, modelKey, moveSelection, nextSort, planModels, sortRows, toggled,
+    compareRows, desiredModels, matesKey, modelKey, moveSelection, nextSort, planModels, sortRows,
+    toggled,
 } from '../src/table-model.mjs';
 import { SELECTED_COLOR, compareColor } from '../src/palette.mjs';
 
@@ -97,4 +98,12 @@ test('planModels: remove the unwanted and restyled, then load or recolour in wan
     // nothing to do when the view holds what is wanted
     const same = new Map([...want].map(([k, w]) => [k, { color: w.color, style: 'cartoon' }]));
     assert.deepEqual(planModels(same, want, 'cartoon'), { remove: [], steps: [] });
+});
+
+test('the mates of the selected cluster are shown only in a round with symmetry', () => {
+    const session = { rounds: [{ id: 0, symmetry: null }, { id: 1, symmetry: 'D7' }] };
+    assert.equal(matesKey({ session, round: 1, selected: 3 }), modelKey(1, 3));
+    assert.equal(matesKey({ session, round: 0, selected: 3 }), null);
+    assert.equal(matesKey({ session, round: 1, selected: null }), null);
+    assert.equal(matesKey({ session: null, round: 1, selected: 3 }), null);
 });

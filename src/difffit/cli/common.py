@@ -64,6 +64,8 @@ def _add_option(target: Target, default: Any, opt: Option) -> None:
             kw["type"] = float
         elif isinstance(rule, validate.Numbers):
             kw["type"] = float_list
+        elif isinstance(rule, validate.Symmetry):
+            kw["type"] = str
         else:
             raise TypeError(f"{opt.flag}: no command-line form for {rule!r}")
     target.add_argument(opt.flag, **kw)
@@ -76,14 +78,19 @@ def add_config_options(target: Target, cls: type) -> None:
             _add_option(target, f.default if f.default is not MISSING else None, opt)
 
 
-def add_section_options(parser: argparse.ArgumentParser, cls: type) -> None:
-    """Add the flags of the sections of ``cls``, one argument group per section group title."""
+def add_section_options(
+    parser: argparse.ArgumentParser, cls: type, *, skip: tuple[type, ...] = ()
+) -> None:
+    """Add the flags of the sections of ``cls``, one argument group per section group title
+    (sections of a class in ``skip`` are left out: they keep their defaults)."""
     groups: dict[str | None, Target] = {}
     for _, sec, title in section_fields(cls):
+        if sec in skip:
+            continue
         if title not in groups:
             groups[title] = parser.add_argument_group(title) if title else parser
         add_config_options(groups[title], sec)
-        add_section_options(parser, sec)
+        add_section_options(parser, sec, skip=skip)
 
 
 def config_from_args(cls: type[C], args: argparse.Namespace) -> C:
@@ -98,6 +105,8 @@ def config_from_args(cls: type[C], args: argparse.Namespace) -> C:
     flags = {}
     for f, opt in option_fields(cls):
         if opt.flag is not None and opt.dest is not None:
+            if not hasattr(args, opt.dest):  # a section the command does not offer
+                continue
             value = getattr(args, opt.dest)
             kw[f.name] = (not value) if opt.negate else value
             flags[f.name] = opt.flag
@@ -109,9 +118,12 @@ def config_from_args(cls: type[C], args: argparse.Namespace) -> C:
         raise
 
 
-def add_fit_options(p: argparse.ArgumentParser) -> None:
-    """The options of the search, shared by fit, composite and screen."""
-    add_section_options(p, FitConfig)
+def add_fit_options(p: argparse.ArgumentParser, *, symmetry: bool = True) -> None:
+    """The options of the search, shared by fit, composite and screen (``--symmetry`` only
+    where ``symmetry``: fit and composite)."""
+    from difffit.config import SymmetryConfig
+
+    add_section_options(p, FitConfig, skip=() if symmetry else (SymmetryConfig,))
     add_run_options(p)
 
 

@@ -229,6 +229,11 @@ def _run(args: argparse.Namespace) -> int:
             f"two structures have the same name ({', '.join(names)}); rename the files"
         )
     copies = parse_copies(args.copies, names)
+    group = config.fit.symmetry.group
+    if group not in ("auto", "none"):  # a contradiction is known before the map is read
+        from difffit.symmetry.apply import check_copies_for_symmetry
+
+        check_copies_for_symmetry(copies, group)
     density = read_map(map_path)
     log.info("map %s: %s", map_path, density)
     announce_defaults(args, density)
@@ -245,6 +250,11 @@ def _run(args: argparse.Namespace) -> int:
         seed=args.seed, restart=args.restart, command="difffit " + shlex.join(sys.argv[1:]),
     )  # fmt: skip
     state = session.state
+    if state.symmetry is not None:
+        log.info("symmetry: %s; copies %s", state.symmetry.describe(),
+                 ", ".join(f"{k} {v}" for k, v in session.copies.items()))  # fmt: skip
+    elif group != "none":
+        log.info("symmetry: none found in the map (--symmetry %s); compositing without", group)
     if session.resumed:
         log.info("resuming %s after round %d (%d placements)", out, state.rounds_done,
                  len(state.placements))  # fmt: skip

@@ -73,7 +73,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     g.add_argument("--no-plot", action="store_true", help="do not write scores.png")
     add_top(g)
     add_selection_options(p)
-    add_fit_options(p)
+    add_fit_options(p, symmetry=False)
     add_fetch_options(p)
     # a screen ranks by the correlation about the mean (see docs/screen.md)
     p.set_defaults(run=run, sort_by="cam")

@@ -81,6 +81,7 @@ __all__ = [
     "round_seed",
     "stop_after_round",
     "stop_before_round",
+    "symmetric_copies",
 ]
 
 
@@ -119,12 +120,36 @@ def round_seed(seed: int, round_index: int) -> int:
 
 
 def initial_state(density: DensityMap, config: CompositeConfig) -> CompositeState:
-    """Round 0: the original map; the level and resolution every round will use."""
+    """Round 0: the original map; the level, resolution and symmetry every round will use.
+
+    The symmetry (``config.fit.symmetry``) is detected or checked here, on the original map
+    (:func:`difffit.symmetry.apply.resolve_symmetry`; a group the map does not have is a
+    ConfigError)."""
     level = config.fit.prep.level
     if level is None:
         level = auto_level(density)
     resolution = config.fit.quality.resolution or default_resolution(density)
-    return CompositeState(0, density, (), float(level), float(resolution))
+    symmetry = None
+    if config.fit.symmetry.enabled:
+        from difffit.symmetry.apply import resolve_symmetry
+
+        symmetry = resolve_symmetry(
+            density, config.fit.symmetry.group, level=float(level), resolution=float(resolution)
+        )
+    return CompositeState(0, density, (), float(level), float(resolution), symmetry=symmetry)
+
+
+def symmetric_copies(
+    state: CompositeState, copies: Mapping[str, int | None]
+) -> dict[str, int | None]:
+    """The copies of a run with the state's symmetry: each structure's copies default to the
+    group's order, and a given count must be a multiple of it (ConfigError); unchanged without
+    symmetry."""
+    if state.symmetry is None:
+        return dict(copies)
+    from difffit.symmetry.apply import check_copies_for_symmetry
+
+    return dict(check_copies_for_symmetry(copies, state.symmetry.group))
 
 
 def round_fit_config(config: CompositeConfig, state: CompositeState) -> FitConfig:
@@ -137,6 +162,7 @@ def round_fit_config(config: CompositeConfig, state: CompositeState) -> FitConfi
     return f.replace(
         prep=f.prep.replace(level=state.level),
         quality=f.quality.replace(resolution=state.resolution),
+        symmetry=f.symmetry.replace(group="none"),  # resolved once, in the state
     )
 
 
@@ -194,14 +220,22 @@ def propose_round(
         todo = [by_name[n] for n in to_fit]
     if not todo:
         raise ConfigError("no structures to fit in this round")
+    fit_config = round_fit_config(config, state)
     result = fit(
-        state.working, todo, config=round_fit_config(config, state), device=device,
+        state.working, todo, config=fit_config, device=device,
         seed=round_seed(seed, index) if fit_seed is None else fit_seed, threads=threads,
         progress=progress,
     )  # fmt: skip
     cands = evaluate_candidates(
         result, structures, state, copies=copies, config=config, index=index
     )
+    if state.symmetry is not None:
+        from difffit.composite.symmetric import add_symmetry_mates
+
+        result, cands = add_symmetry_mates(
+            result, cands, structures, state, copies=copies, config=config,
+            fit_config=fit_config, index=index, device=device,
+        )  # fmt: skip
     return Proposal(index, result, cands, t0)
 
 
@@ -426,8 +460,9 @@ def accept_round(
         )  # fmt: skip
         working = zero.map
     new_state = CompositeState(
-        round_index, working, tuple(placements), state.level, state.resolution
-    )
+        round_index, working, tuple(placements), state.level, state.resolution,
+        symmetry=state.symmetry,
+    )  # fmt: skip
     seconds = time.perf_counter() - proposal.started if proposal is not None else math.nan
     fit_result = proposal.fit if proposal is not None else None
     cands = proposal.candidates if proposal is not None else ()
@@ -541,6 +576,7 @@ def composite(
         state = initial_state(density, config)
     elif not state.working.same_grid(density):
         raise ConfigError("the state to resume from is on another grid than the map")
+    copies = symmetric_copies(state, copies)
     rounds: list[RoundResult] = []
     while not state.finished:
         reason = stop_before_round(state, structures, copies, config)

@@ -23,6 +23,7 @@ from difffit.composite.engine import (
     composite,
     initial_state,
     propose_round,
+    symmetric_copies,
 )
 from difffit.composite.types import (
     CompositeConfig,
@@ -93,15 +94,21 @@ class RunSession:
         copies = check_copies(structures, copies)
         if not RunFolder.exists(out):
             state = initial_state(density, config)
+            copies = symmetric_copies(state, copies)
             folder = RunFolder.create(
                 out, map_path=map_path, structures=structures, copies=copies, config=config,
                 seed=make_seed(seed), level=state.level, resolution=state.resolution,
-                command=command,
+                command=command, symmetry=state.symmetry,
             )  # fmt: skip
             session = cls(folder, structures, original_map=map_path)
             session._state = state
             return session
         folder = RunFolder.open(out)
+        sym = folder.symmetry
+        if sym is not None:
+            from difffit.symmetry.apply import check_copies_for_symmetry
+
+            copies = dict(check_copies_for_symmetry(copies, sym.group))
         folder.check_same_run(map_path=map_path, structures=structures, copies=copies,
                               config=config, seed=seed)  # fmt: skip
         folder.set_config(config)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from difffit.config import CompositeConfig
 from difffit.density.map import DensityMap
@@ -15,6 +16,9 @@ from difffit.density.zero import ZeroResult
 from difffit.errors import ConfigError
 from difffit.geometry import RigidTransform
 from difffit.results import ClusterHit, FitResult
+
+if TYPE_CHECKING:
+    from difffit.symmetry.apply import MapSymmetry
 
 __all__ = [
     "Candidate",
@@ -83,7 +87,10 @@ class Placement:
 class Candidate:
     """A cluster of a round's fit and what the confidence bar and the clash check made of it.
 
-    ``decision`` is a :class:`Decision`; ``reason`` says why, in words.
+    ``decision`` is a :class:`Decision`; ``reason`` says why, in words. A symmetry mate (a
+    symmetric round, ``--symmetry``) has ``mate_of`` = the rank of the cluster it is a mate of
+    and ``operator`` = the index of the group operator that made it (1 .. order - 1); other
+    candidates have 0 and 0.
     """
 
     round: int
@@ -94,6 +101,8 @@ class Candidate:
     clash_with: str
     decision: Decision
     reason: str
+    mate_of: int = 0
+    operator: int = 0
 
     @property
     def structure(self) -> str:
@@ -119,6 +128,9 @@ class CompositeState:
         Contour level and resolution (Å), fixed in the first round.
     finished : bool
     stop_reason : str
+    symmetry : MapSymmetry or None
+        The map's symmetry (``--symmetry``), resolved in the first round on the original map
+        and kept: each round places a copy and its symmetry mates.
     """
 
     rounds_done: int
@@ -128,6 +140,7 @@ class CompositeState:
     resolution: float
     finished: bool = False
     stop_reason: str = ""
+    symmetry: MapSymmetry | None = None
 
     def copies_placed(self, structure: str) -> int:
         return sum(1 for p in self.placements if p.structure == structure)

@@ -43,7 +43,7 @@ from difffit.fitting.optimise import Phase, VolumeSampler, optimise_placements
 from difffit.fitting.quality import METRICS, SimulatedProbe, default_resolution, quality_metrics
 from difffit.fitting.refine import refine_poses, refinement_map
 from difffit.fitting.starts import make_starts
-from difffit.geometry import quat_to_matrix
+from difffit.geometry import matrix_to_quat, quat_to_matrix
 from difffit.ranking import rank_order, sort_key
 from difffit.structure import ATOM_VOLUME, Structure
 
@@ -102,6 +102,7 @@ __all__ = [
     "prepare_structure",
     "rank_clusters",
     "refine_clusters",
+    "refine_placements",
     "score_placements",
     "structure_order",
 ]
@@ -828,6 +829,54 @@ def refine_clusters(
         transform=flat[reps],
         refined=refined[reps],
         refine_shift=moved[reps],
+    )
+
+
+def refine_placements(
+    search_map: SearchMap,
+    targets: StructureTargets,
+    transforms: np.ndarray,
+    *,
+    n_steps: int,
+) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """Stage 6 for given placements (e.g. symmetry mates of a cluster): refine them locally as
+    :func:`refine_clusters` refines cluster representatives, and measure them.
+
+    Parameters
+    ----------
+    transforms : (k, 12) float64 array
+        Placements in the input frame, r11…r33, t1…t3 (x' = R x + t, Å).
+    n_steps : int
+        Refinement steps (0 = measure only).
+
+    Returns
+    -------
+    transforms : (k, 12) array
+        The refined placements.
+    metrics : mapping of name -> (k,) array
+        Their exact metrics (:data:`~difffit.fitting.quality.METRICS`).
+    moved : (k,) array, Å
+        How far refinement moved each structure's centre.
+    """
+    flat = np.asarray(transforms, dtype=np.float64).reshape(-1, 12)
+    rot = flat[:, :9].reshape(-1, 3, 3)
+    t = np.einsum("pij,j->pi", rot, targets.centre_xyz) + flat[:, 9:]  # placed centres
+    q = matrix_to_quat(rot)
+    rq, rt = q, t
+    if n_steps and len(flat):
+        rq, rt, _ = refine_poses(
+            search_map.refine_map, targets.all_xyz, q, t, n_steps=n_steps,
+            device=search_map.device,
+        )  # fmt: skip
+    rr = quat_to_matrix(rq)
+    m = quality_metrics(
+        search_map.source, search_map.level, targets.all_xyz, targets.probe, rr, rt,
+        background=search_map.background,
+    )  # fmt: skip
+    return (
+        input_frame(targets.centre_xyz, rr, rt),
+        {k: m[k] for k in METRICS},
+        np.linalg.norm(rt - t, axis=1),
     )
 
 

@@ -18,6 +18,7 @@ from difffit.results import TRANSFORM_COLUMNS
 __all__ = [
     "CANDIDATE_COLUMNS",
     "PLACEMENT_COLUMNS",
+    "read_candidate_mates",
     "read_placements",
     "write_candidates",
     "write_placements",
@@ -31,7 +32,7 @@ PLACEMENT_COLUMNS = (
 CANDIDATE_COLUMNS = (
     "round", "rank", "structure", "decision", "hits", "correlation", "cam", "overlap", "density",
     "inside", "relative_cam", "clash_atoms", "clash_fraction", "clash_with", "reason",
-    *TRANSFORM_COLUMNS,
+    *TRANSFORM_COLUMNS, "mate_of", "operator",
 )  # fmt: skip
 
 
@@ -99,6 +100,7 @@ def _candidate_row(c: Candidate) -> dict[str, Any]:
         "clash_with": c.clash_with, "reason": c.reason,
     }  # fmt: skip
     row.update(zip(TRANSFORM_COLUMNS, h.transform.to_r_t_flat(), strict=True))
+    row.update(mate_of=c.mate_of, operator=c.operator)
     return row
 
 
@@ -107,3 +109,17 @@ def write_candidates(path: str | os.PathLike[str], candidates: Sequence[Candidat
     path = Path(path)
     write_csv(path, CANDIDATE_COLUMNS, [_candidate_row(c) for c in candidates])
     return path
+
+
+def read_candidate_mates(path: str | os.PathLike[str]) -> dict[int, tuple[int, int]]:
+    """The symmetry mates listed in a ``candidates.csv``: rank -> (``mate_of``, ``operator``)
+    (files written before these columns have none)."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    out = {}
+    for r in read_clusters_csv(path):
+        mate_of = int(r.get("mate_of") or 0)
+        if mate_of:
+            out[int(r["rank"])] = (mate_of, int(r.get("operator") or 0))
+    return out

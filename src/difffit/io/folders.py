@@ -36,14 +36,19 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from difffit._version import __version__
 from difffit.composite.types import CompositeConfig, CompositeState, Proposal, RoundResult
 from difffit.errors import ResultsError
 from difffit.io.assembly import write_assembly
 from difffit.io.atomic import atomic_copy, atomic_write_text
-from difffit.io.composite import read_placements, write_candidates, write_placements
+from difffit.io.composite import (
+    read_candidate_mates,
+    read_placements,
+    write_candidates,
+    write_placements,
+)
 from difffit.io.locks import hold_folder
 from difffit.io.maps import read_map, write_map
 from difffit.io.paths import inside
@@ -58,6 +63,9 @@ from difffit.io.results import (
 )
 from difffit.results import FitResult
 from difffit.structure import Structure
+
+if TYPE_CHECKING:
+    from difffit.symmetry.apply import MapSymmetry
 
 __all__ = [
     "FORMAT_NAME",
@@ -177,8 +185,10 @@ class RunFolder:
         command: str | None = None,
         base_fit: str | None = None,
         write: bool = True,
+        symmetry: MapSymmetry | None = None,
     ) -> RunFolder:
-        """A new run at round 0 (its manifest written unless ``write=False``)."""
+        """A new run at round 0 (its manifest written unless ``write=False``); ``symmetry`` the
+        map's (``--symmetry``), recorded with its operators."""
         entries = [_structure_entry(s) for s in structures]
         man = {
             "format": FORMAT_NAME, "format_version": FORMAT_VERSION, "difffit_version": __version__,
@@ -189,6 +199,8 @@ class RunFolder:
             "stop_reason": "", "rounds": [],
             "files": {"placements": "placements.csv", "assembly": "assembly.cif", "working_map": None},
         }  # fmt: skip
+        if symmetry is not None:
+            man["symmetry"] = symmetry.to_dict()
         run = cls(path, man)
         if write:
             run.path.mkdir(parents=True, exist_ok=True)
@@ -239,6 +251,16 @@ class RunFolder:
     @property
     def copies(self) -> dict[str, int | None]:
         return {str(k): (None if v is None else int(v)) for k, v in self._man["copies"].items()}
+
+    @property
+    def symmetry(self) -> MapSymmetry | None:
+        """The run's symmetry (``--symmetry``), None without."""
+        d = self._man.get("symmetry")
+        if not d:
+            return None
+        from difffit.symmetry.apply import MapSymmetry
+
+        return MapSymmetry.from_dict(d)
 
     @property
     def seed(self) -> int:
@@ -347,14 +369,16 @@ class RunFolder:
         finished, reason = self.finished, self.stop_reason
         if n == 0:
             working = read_map(original_map or self.map_path)
-            return CompositeState(0, working, (), self.level, self.resolution, finished, reason)
+            return CompositeState(0, working, (), self.level, self.resolution, finished, reason,
+                                  symmetry=self.symmetry)  # fmt: skip
         d = self.round_dir(n)
         for f in (self.working_map_path(), d / "placements.csv"):
             if not f.exists():
                 raise ResultsError(f"{f}: missing — the run folder is damaged; use another --out")
         working = read_map(self.working_map_path())
         placements = tuple(read_placements(d / "placements.csv"))
-        return CompositeState(n, working, placements, self.level, self.resolution, finished, reason)
+        return CompositeState(n, working, placements, self.level, self.resolution, finished, reason,
+                              symmetry=self.symmetry)  # fmt: skip
 
     def check_same_run(self, *, map_path, structures: Sequence[Structure],
                        copies: Mapping[str, int | None], config: CompositeConfig,
@@ -391,10 +415,16 @@ class RunFolder:
         hidden = [(self.path / r.working_map, f"working map after round {r.index}")
                   for r in self.rounds]  # fmt: skip
         asm = self.path / "assembly.cif"
+        sym = self.symmetry
+        lines = {}
+        if sym is not None and asm.exists():
+            lines[asm] = ("2", f"the ideal {sym.group.name} assembly: the map's operators applied "
+                               "to the first copy of each structure (mmCIF assembly 2)")  # fmt: skip
         write_chimerax_script(
             self.path / "open_in_chimerax.cxc", self.map_path, self.level,
             [(asm, "the assembly")] if asm.exists() else [], hidden_maps=hidden,
             title="difffit composite: open the map, the rounds' working maps and the assembly",
+            sym=lines,
         )  # fmt: skip
         from difffit.io.mvs import write_mvs_view
 
@@ -479,7 +509,8 @@ class RunFolder:
         st = rnd.state
         write_map(st.working, d / "working_map.mrc", overwrite=True)
         write_placements(d / "placements.csv", st.placements)
-        write_assembly(d / "assembly.cif", st.placements, structures)
+        write_assembly(d / "assembly.cif", st.placements, structures,
+                       st.symmetry.operators if st.symmetry is not None else None)  # fmt: skip
         atomic_copy(d / "placements.csv", self.path / "placements.csv")
         atomic_copy(d / "assembly.cif", self.path / "assembly.cif")
         man = self._man
@@ -488,6 +519,10 @@ class RunFolder:
         counts: dict[str, int] = {}
         for c in rnd.candidates:
             counts[c.decision.value] = counts.get(c.decision.value, 0) + 1
+        listed = {c.rank: (c.mate_of, c.operator) for c in rnd.candidates if c.mate_of}
+        if not rnd.candidates:  # accepted by rank (manual, viewer): the proposal's candidates
+            listed = read_candidate_mates(d / "candidates.csv")
+        mates = [[k, *listed[k]] for r, k in sources if r == rnd.index and k in listed]
         summary = {
             "index": rnd.index,
             "seconds": None if math.isnan(rnd.seconds) else round(rnd.seconds, 3),
@@ -501,6 +536,8 @@ class RunFolder:
             "n_above_after": n_above[1] if n_above else None,
             "time": _now(),
         }
+        if mates:  # accepted symmetry mates: [rank, rank of the copy they are mates of, operator]
+            summary["symmetry_mates"] = mates
         man["rounds"] = [r for r in man.get("rounds", []) if r["index"] < rnd.index] + [summary]
         if self.pending_round == rnd.index:
             man["pending_round"] = None

@@ -12,7 +12,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,10 +97,15 @@ def write_chimerax_script(
     *,
     title: str,
     hidden_maps: Sequence[tuple[Path, str]] = (),
+    sym: Mapping[Path, tuple[str, str]] | None = None,
 ) -> Path:
     """A ChimeraX script with paths relative to its folder (ChimeraX runs a ``.cxc`` from its
     own folder), so that the folder still opens once copied. A map outside the folder is named
-    by its relative path with its absolute origin in a comment line."""
+    by its relative path with its absolute origin in a comment line.
+
+    ``sym`` maps a model's path to (assembly id, description): a ``sym #N assembly ID`` line
+    follows its ``open`` (the symmetry mates of a ``--symmetry`` run, from the model's mmCIF
+    assemblies)."""
     folder = path.parent
     lines = [f"# {title}"]
     n = 0
@@ -113,9 +118,13 @@ def write_chimerax_script(
     for m, label in hidden_maps:
         n += 1
         lines += [f'open "{_script_path(m, folder)}"', f"volume #{n} hide", f"# {label} (#{n})"]
+    sym = sym or {}
     for m, label in models:
         n += 1
         lines += [f'open "{_script_path(m, folder)}"', f"# {label}  (model #{n})"]
+        if m in sym:
+            ident, what = sym[m]
+            lines += [f"# {what}", f"sym #{n} assembly {ident}"]
     atomic_write_text(path, "\n".join(lines) + "\n")
     return path
 
@@ -202,11 +211,18 @@ def _save_results(
     models_dir = folder / "models"
     models_dir.mkdir(exist_ok=True)
     models = []
+    symmetry = result.info.get("symmetry") or {}
+    operators = [RigidTransform.from_matrix_3x4(m) for m in symmetry.get("operators", [])] or None
+    sym_lines: dict[Path, tuple[str, str]] = {}
     for c in result.clusters[: max(0, n_models)]:
         st = by_name[c.structure]
         p = write_structure(
-            st, models_dir / model_file_name(c.rank, c.structure), transform=c.transform
-        )
+            st, models_dir / model_file_name(c.rank, c.structure), transform=c.transform,
+            symmetry=operators,
+        )  # fmt: skip
+        if operators is not None and c.rank == result.clusters[0].rank:
+            sym_lines[p] = ("1", f"its {symmetry['group']} symmetry mates (the map's operators, "
+                                 f"mmCIF assembly 1): {c.copies} copies found by the search")  # fmt: skip
         entry: dict[str, Any] = {
             "rank": c.rank,
             "structure": c.structure,
@@ -224,6 +240,7 @@ def _save_results(
         folder / "open_in_chimerax.cxc", map_abs, result.level,
         [(folder / m["cif"], f"rank {m['rank']}: {m['structure']}") for m in models],
         title="difffit results: open the map and the fitted models in ChimeraX",
+        sym=sym_lines,
     )  # fmt: skip
     from difffit.io.mvs import write_mvs_view
 
@@ -384,6 +401,7 @@ def _cluster_hit(r: dict[str, Any], index: dict[str, int], folder: Path) -> Clus
         z=num("z"), verdict=str(r.get("verdict") or ""),
         centre_xyz=(num("centre_x"), num("centre_y"), num("centre_z")),
         distance_to_rank1=num("distance_to_rank1"), angle_to_rank1=num("angle_to_rank1"),
+        copies=int(r.get("copies") or 1), mate_clash=num("mate_clash"),
     )  # fmt: skip
 
 

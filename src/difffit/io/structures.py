@@ -36,6 +36,7 @@ import math
 import os
 import re
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -490,8 +491,14 @@ def write_structure(
     path: str | os.PathLike[str],
     *,
     transform: RigidTransform | None = None,
+    symmetry: Sequence[RigidTransform] | None = None,
 ) -> Path:
     """Write a structure (moved by ``transform`` when given) as PDB or mmCIF by file name.
+
+    ``symmetry``: operators (identity first) of the map's symmetry, written to an mmCIF as
+    assembly 1 of every chain (``pdbx_struct_oper_list`` / ``pdbx_struct_assembly_gen``; see
+    :func:`difffit.io.assembly.set_symmetry_assembly`): ChimeraX ``sym #N assembly 1`` shows
+    the mates.
 
     All atoms of the first model are written (hydrogens, waters and ligands included) with their
     chains, residue numbers, occupancies and B-factors; a name ending in ``.gz`` is compressed.
@@ -515,6 +522,10 @@ def write_structure(
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "cif":
         st.setup_entities()
+        if symmetry is not None:
+            from difffit.io.assembly import set_symmetry_assembly
+
+            set_symmetry_assembly(st, list(symmetry))
         text = st.make_mmcif_document().as_string()
     else:
         opt = gemmi.PdbWriteOptions()

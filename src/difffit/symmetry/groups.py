@@ -26,13 +26,13 @@ Conventions (pinned by ``tests/unit/test_symmetry_groups.py``):
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from difffit.errors import ConfigError
 from difffit.geometry import RigidTransform
+from difffit.validate import point_group_name
 
 __all__ = [
     "EquivalentFits",
@@ -47,7 +47,6 @@ __all__ = [
 ]
 
 _PHI = (1.0 + math.sqrt(5.0)) / 2.0
-_MAX_ORDER = 100
 
 
 @dataclass(frozen=True)
@@ -88,21 +87,10 @@ def parse_group(name: str | PointGroup) -> PointGroup:
     """The group of a name such as ``"C4"``, ``"d7"``, ``"I"``; :class:`ConfigError` otherwise."""
     if isinstance(name, PointGroup):
         return name
-    text = str(name).strip().upper()
-    m = re.fullmatch(r"([CD])(\d+)|([TOI])", text)
-    if not m:
-        raise ConfigError(
-            f"unknown point group {name!r}: use Cn (n >= 1), Dn (n >= 2), T, O or I, e.g. C4 or D7"
-        )
-    if m.group(3):
-        return PointGroup(m.group(3), {"T": 3, "O": 4, "I": 5}[m.group(3)])
-    kind, n = m.group(1), int(m.group(2))
-    if (kind == "C" and n < 1) or (kind == "D" and n < 2) or n > _MAX_ORDER:
-        lo = 1 if kind == "C" else 2
-        raise ConfigError(
-            f"unknown point group {name!r}: {kind}n needs {lo} <= n <= {_MAX_ORDER}, e.g. {kind}4"
-        )
-    return PointGroup(kind, n)
+    text = point_group_name("point group", name)
+    if text in ("T", "O", "I"):
+        return PointGroup(text, {"T": 3, "O": 4, "I": 5}[text])
+    return PointGroup(text[0], int(text[1:]))
 
 
 def axis_angle_matrix(axis: np.ndarray, angle_rad: float) -> np.ndarray:

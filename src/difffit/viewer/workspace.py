@@ -38,7 +38,8 @@ import numpy as np
 from difffit.composite.session import RunSession
 from difffit.density.map import DensityMap
 from difffit.errors import ConfigError, DiffFitError, ResultsError
-from difffit.io.assembly import placed_model_cif
+from difffit.geometry import RigidTransform
+from difffit.io.assembly import placed_copies_cif, placed_model_cif
 from difffit.io.folders import RoundRecord, RunFolder, legacy_viewer_session
 from difffit.io.results import load_results, results_files
 from difffit.results import TRANSFORM_COLUMNS, FitResult
@@ -60,8 +61,11 @@ log = logging.getLogger("difffit.viewer")
 #: Cluster columns shown in the table, in order (those present in clusters.csv).
 TABLE_COLUMNS = (
     "rank", "structure", "hits", "density", "overlap", "correlation", "cam", "inside",
-    "confidence", "verdict", "z", "refined", "centre_x", "centre_y", "centre_z",
+    "confidence", "verdict", "z", "refined", "centre_x", "centre_y", "centre_z", "copies",
+    "mate_clash",
 )  # fmt: skip
+#: Columns shown only for a round with symmetry (fit --symmetry).
+SYMMETRY_TABLE_COLUMNS = ("copies", "mate_clash")
 #: Placements sent as a point cloud by default (the best by the metric; the page can ask more).
 POINT_DEFAULT_MAX = 2000
 #: Columns of a composite round's candidates.csv the page shows (those present).
@@ -248,6 +252,7 @@ class Workspace:
                         "n_clusters": len(r.result.clusters),
                         "n_fits": len(r.result.fits["fit_id"]),
                         "structures": [s.name for s in r.result.structures],
+                        "symmetry": self._symmetry_name(r),
                     }
                     for r in rounds
                 ],
@@ -262,6 +267,8 @@ class Workspace:
         r = self.round(rid)
         rows = [h.row() for h in r.result.clusters]
         present = set(rows[0]) if rows else set()
+        if not (r.result.info.get("symmetry") or {}).get("operators"):
+            present -= set(SYMMETRY_TABLE_COLUMNS)
         cols = [c for c in TABLE_COLUMNS if c in present]
         return {
             "round": rid,
@@ -377,6 +384,40 @@ class Workspace:
             while len(self._models) > 64:
                 self._models.popitem(last=False)
             return text, name
+
+    def _symmetry_operators(self, r: Round) -> list[RigidTransform]:
+        """The operators (identity first) of a round's symmetry: its fit's (``fit
+        --symmetry``), else the composite run's (``composite --symmetry``); [] without."""
+        ops = (r.result.info.get("symmetry") or {}).get("operators") or []
+        if ops:
+            return [RigidTransform.from_matrix_3x4(m) for m in ops]
+        sym = self._run.folder.symmetry if self._legacy is None else None
+        return sym.operators if sym is not None else []
+
+    def _symmetry_name(self, r: Round) -> str | None:
+        g = (r.result.info.get("symmetry") or {}).get("group")
+        if g and g != "C1":
+            return str(g)
+        sym = self._run.folder.symmetry if self._legacy is None else None
+        return sym.group.name if sym is not None else None
+
+    def mates_cif(self, rid: int, rank: int) -> tuple[str, str]:
+        """The symmetry mates of a cluster (every operator but the identity applied to its
+        placement) as mmCIF text, and a file name; ConfigError when the round has no symmetry."""
+        with self._lock:
+            r = self.round(rid)
+            hit = r.hit(rank)
+            ops = self._symmetry_operators(r)
+            if len(ops) < 2:
+                raise ConfigError(f"round {rid} has no symmetry (run with --symmetry)")
+            key = (rid, -rank)
+            name = f"r{rid:02d}_rank_{rank:03d}_{_safe_name(hit.structure)}_mates.cif"
+            if key not in self._models:
+                mates = [g.compose(hit.transform) for g in ops[1:]]
+                self._models[key] = placed_copies_cif(self._run.structure(hit.structure), mates)
+                while len(self._models) > 64:
+                    self._models.popitem(last=False)
+            return self._models[key], name
 
     def decisions(self, rid: int) -> dict[str, Any]:
         """The decisions of a composite round (its ``candidates.csv``): each cluster examined,
