@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import gemmi
+import numpy as np
 
 from difffit.errors import ResultsError
 from difffit.geometry import RigidTransform
@@ -70,6 +71,22 @@ def assembly_chain_ids(
     return out
 
 
+def _placed_model(structure: Structure, p: Placement) -> gemmi.Structure:
+    """The structure's full model where ``p`` places it: moved by its transform, or, for a
+    refined copy, residue by residue (every atom of a residue, hydrogens included, with the
+    residue's motion; residues the refinement did not see move with the transform)."""
+    if p.refined is None:
+        return transformed_model(structure, p.transform)
+    st = transformed_model(structure, RigidTransform.identity())
+    for ch in st[0]:
+        for res in ch:
+            t = p.refined.motion((ch.name, int(res.seqid.num or 0), res.seqid.icode.strip()))
+            t = p.transform if t is None else t
+            for at in res:
+                at.pos = gemmi.Position(*t.apply(np.array(at.pos.tolist())[None])[0])
+    return st
+
+
 def assembly_model(
     placements: Sequence[Placement], structures: Sequence[Structure]
 ) -> gemmi.Structure:
@@ -81,7 +98,7 @@ def assembly_model(
     for p in placements:
         if p.structure not in by_name:
             raise ResultsError(f"placement {p.label}: structure {p.structure!r} was not given")
-        moved = transformed_model(by_name[p.structure], p.transform)
+        moved = _placed_model(by_name[p.structure], p)
         rename = dict(zip(p.source_chains, p.chains, strict=True))
         if model is None:
             out.add_model(gemmi.Model(moved[0].num) if hasattr(moved[0], "num") else moved[0])
