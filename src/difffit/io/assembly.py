@@ -28,6 +28,7 @@ __all__ = [
     "assembly_chain_ids",
     "assembly_model",
     "placed_model_cif",
+    "refined_model_cif",
     "write_assembly",
 ]
 
@@ -128,5 +129,22 @@ def write_assembly(path: str | os.PathLike[str], placements: Sequence[Placement]
 def placed_model_cif(structure: Structure, transform: RigidTransform) -> str:
     """One structure moved by ``transform``, as mmCIF text (a fitted model to show or save)."""
     model = transformed_model(structure, transform)
+    model.setup_entities()
+    return model.make_mmcif_document().as_string()
+
+
+def refined_model_cif(structure: Structure, placement: Placement) -> str:
+    """A refined copy (``composite --flexible``) as mmCIF text, with each residue's CA shift
+    from the rigid placement (Å) in the B column (the viewer colours by it)."""
+    if placement.refined is None:
+        raise ResultsError(f"placement {placement.label} is not refined")
+    rc = placement.refined
+    shift = dict(zip(rc.residues, rc.shifts.tolist(), strict=True))
+    model = _placed_model(structure, placement)
+    for ch in model[0]:
+        for res in ch:
+            b = shift.get((ch.name, int(res.seqid.num or 0), res.seqid.icode.strip()), 0.0)
+            for at in res:
+                at.b_iso = float(b)
     model.setup_entities()
     return model.make_mmcif_document().as_string()

@@ -22,7 +22,8 @@ API (all answers JSON unless said otherwise)::
     GET  /api/session                   results folder, rounds, level, working map facts, jobs
     GET  /api/clusters?round=N          the cluster table of a round
     GET  /api/map?v=V[&max=N]           the working map for display (MRC bytes, edges <= N)
-    GET  /api/model?round=N&rank=K      a cluster's fitted model (mmCIF; &download=1 to save)
+    GET  /api/model?round=N&rank=K      a cluster's fitted model (mmCIF; &download=1 to save;
+                                        a refined one: shift in B, X-DiffFit-Shift-Max header)
     GET  /api/points?round=N&metric=M[&n=P]  the placements' structure centres (mmCIF
                                         pseudo-atoms), the best P by M (default 2000)
     GET  /api/decisions?round=N         a composite round's candidates.csv: decision, reason
@@ -319,8 +320,12 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, data, "application/octet-stream",
                               {"X-DiffFit-Map-Version": str(info["version"])})  # fmt: skip
         if path == "/api/model":
-            text, name = ws.model_cif(_int(query, "round", 0), _int(query, "rank"))
+            rid, rank = _int(query, "round", 0), _int(query, "rank")
+            text, name = ws.model_cif(rid, rank)
             headers = {}
+            shift = ws.shift_max(rid, rank)
+            if shift is not None:  # a refined model: residues coloured by shift (B column)
+                headers["X-DiffFit-Shift-Max"] = f"{shift:.3f}"
             if _int(query, "download", 0):
                 headers["Content-Disposition"] = f'attachment; filename="{name}"'
             return self._send(200, text.encode(), "chemical/x-mmcif; charset=utf-8", headers)
