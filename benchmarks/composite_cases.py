@@ -33,7 +33,7 @@ from scipy.spatial import cKDTree
 import difffit
 from difffit.cli import main as cli
 from difffit.geometry import kabsch
-from difffit.io.composite import read_placements
+from difffit.io.composite import attach_refined, read_placements, read_refined
 from difffit.split import group_chains
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,24 +73,28 @@ def simulate_7pbl(path: Path) -> None:
         raise SystemExit("simulating 7PBL failed")
 
 
-def trace(st: difffit.Structure, chain: str) -> dict[tuple[int, str], np.ndarray]:
+def trace(
+    st: difffit.Structure, chain: str, xyz: np.ndarray | None = None
+) -> dict[tuple[int, str], np.ndarray]:
     """CA/P atoms of the chain's polymer residues (ligands such as lipids, which carry P
-    atoms and sit differently in each copy, are left out)."""
+    atoms and sit differently in each copy, are left out); ``xyz``: other coordinates of the
+    structure's atoms (a refined model) to take them from."""
     import gemmi
 
-    t = st.select_chains([chain])
+    in_chain = st.chain_ids == chain
     polymer = np.array([(info := gemmi.find_tabulated_residue(str(n))) is not None
                         and (info.is_amino_acid() or info.is_nucleic_acid())
-                        for n in t.residue_names])  # fmt: skip
-    m = t.trace_mask() & polymer
-    return dict(zip(zip(t.residue_numbers[m].tolist(), t.insertion_codes[m].tolist(), strict=True),
-                    t.coords_xyz[m], strict=True))  # fmt: skip
+                        for n in st.residue_names])  # fmt: skip
+    m = st.trace_mask() & polymer & in_chain
+    coords = st.coords_xyz if xyz is None else xyz
+    return dict(zip(zip(st.residue_numbers[m].tolist(), st.insertion_codes[m].tolist(), strict=True),
+                    coords[m], strict=True))  # fmt: skip
 
 
 def evaluate(
     model: difffit.Structure, structures: dict[str, difffit.Structure], folder: Path
 ) -> dict:
-    placements = read_placements(folder / "placements.csv")
+    placements = attach_refined(read_placements(folder / "placements.csv"), read_refined(folder))
     groups = {c: g.name for g in group_chains(model) for c in g.chains}
     deposited = list(model.chains)
     ref = {c: trace(model, c) for c in deposited}
@@ -100,13 +104,14 @@ def evaluate(
         st = structures[p.structure]
         src_chain = st.chains[0]
         src = trace(st, src_chain)
+        placed = trace(st, src_chain, p.coords(st))
         for j, c in enumerate(deposited):
             if groups.get(c) != groups.get(src_chain):
                 continue
             keys = [k for k in src if k in ref[c]]
             a = np.array([src[k] for k in keys])
             b = np.array([ref[c][k] for k in keys])
-            moved = p.transform.apply(a)
+            moved = np.array([placed[k] for k in keys])
             cost[i, j] = float(np.sqrt(((moved - b) ** 2).sum(1).mean()))
             r, t = kabsch(a, b)
             floor[i, j] = float(np.sqrt(((a @ r.T + t - b) ** 2).sum(1).mean()))
@@ -119,7 +124,7 @@ def evaluate(
                             "rmsd": round(cost[i, j], 2), "floor": round(floor[i, j], 2),
                             "pose_error": round(cost[i, j] - floor[i, j], 2)})  # fmt: skip
     # clashes between placed chains (heavy atoms within 2 Å)
-    xyz = [p.transform.apply(structures[p.structure].coords_xyz) for p in placements]
+    xyz = [p.coords(structures[p.structure]) for p in placements]
     clashes = []
     for a in range(len(xyz)):
         ta = cKDTree(xyz[a])

@@ -279,3 +279,47 @@ def test_round_files_round_trip(complex_run, tmp_path):
         d = run.round_dir(k)
         assert (d / "working_map.mrc").exists() and (d / "candidates.csv").exists()
         assert (d / "fit" / "clusters.csv").exists()
+
+
+def test_small_pieces_wait_and_refined_candidates_are_judged_on_their_model(rng):
+    from difffit.composite.types import RefinedCopy, residue_index
+    from difffit.fitting.restraints import GeometryReport
+
+    big = protein_like(60, rng, name="big")
+    small = protein_like(10, rng, name="small")  # < 0.25 x the atoms of big
+    shift = lambda x: RigidTransform(np.eye(3), np.array([x, 0.0, 0.0]))  # noqa: E731
+    hits = (_hit(1, "big", 0.80, shift(0)), _hit(2, "small", 0.79, shift(100)),
+            _hit(3, "big", 0.40, shift(200)))  # fmt: skip
+    result = FitResult(clusters=hits, fits={}, structures=(), level=0.1, resolution=6.0, seed=1,
+                       config=FitConfig(), info={})  # fmt: skip
+    state = CompositeState(0, DensityMap(np.zeros((4, 4, 4)), 1.0), (), 0.1, 6.0)
+    cfg = CompositeConfig(min_cam=0.3, relative_cam=0.6)
+    cands = evaluate_candidates(result, [big, small], state, config=cfg)
+    assert [c.decision for c in cands] == ["accept", "deferred", "below bar"]
+    assert "defer_small" in cands[1].reason
+    off = evaluate_candidates(result, [big, small], state,
+                              config=dataclasses.replace(cfg, defer_small=0.0))  # fmt: skip
+    assert [c.decision for c in off][:2] == ["accept", "accept"]
+    # rank 3 refined (a copy in another conformation): judged on its refined cam and model
+    keys, _ = residue_index(big)
+    motions = np.zeros((len(keys), 3, 4))
+    motions[:, :, :3] = np.eye(3)
+    motions[:, :, 3] = [200.0, 0.0, 0.0]
+    g = GeometryReport(n_ca_ca=59, ca_ca_outliers=0, n_peptide=59, peptide_outliers=0, clashes=0)
+    rc = RefinedCopy(residues=keys, motions=motions, shifts=np.zeros(len(keys)), domains=("A",),
+                     cam_before=0.40, cam_after=0.75, correlation_before=0.6,
+                     correlation_after=0.8, ca_rmsd_moved=0.0, geometry_input=g,
+                     geometry_after=g)  # fmt: skip
+    judged = evaluate_candidates(result, [big, small], state, config=cfg, refined={3: rc})
+    assert judged[2].decision is Decision.ACCEPT and "refined flexibly" in judged[2].reason
+    assert judged[2].relative_cam == pytest.approx(0.75 / 0.80)
+    # accepted with config.flexible and the proposal's refined copy: the refined model is placed
+    from difffit.composite.types import Proposal
+
+    prop = Proposal(1, result, judged, 0.0, {3: rc})
+    grid = DensityMap(np.zeros((8, 8, 8)), 1.0)
+    rnd = accept_round(dataclasses.replace(state, working=grid), [judged[2]], [big, small],
+                       config=dataclasses.replace(cfg, flexible=True), proposal=prop)  # fmt: skip
+    (pl,) = rnd.state.placements
+    assert pl.refined is rc
+    np.testing.assert_allclose(pl.coords(big), big.coords_xyz + [200.0, 0.0, 0.0])

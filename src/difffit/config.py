@@ -523,6 +523,17 @@ class CompositeConfig(BaseConfig):
         Accept at most this many placements per round (0 = every candidate that passes).
     candidates_per_structure : int
         Clusters of each structure examined per round, best first.
+    defer_small : float
+        A candidate whose structure has fewer than this fraction of the heavy atoms of the
+        largest structure accepted in the same round waits for the next round (small pieces
+        are placed once the large density is explained); 0 = off.
+    flexible : bool
+        Refine every accepted copy flexibly (domains, then residues) before its density is
+        zeroed; a further copy that fails the relative bar rigidly is refined and judged again
+        (``docs/composite.md``).
+    flexible_rescue : int
+        With ``flexible``: per structure and round, the best this-many candidates that fail
+        only the relative bar are refined and judged again.
     """
 
     fit: FitConfig = field(default_factory=FitConfig, metadata=section(FitConfig))
@@ -567,9 +578,29 @@ class CompositeConfig(BaseConfig):
         10, Integer(minimum=1), flag="--candidates", metavar="N",
         help="clusters per structure examined each round (default %(default)s)",
     )  # fmt: skip
+    defer_small: float = option(
+        0.25, Number(0.0, 1.0), flag="--defer-small", metavar="F",
+        help="structures with fewer than F x the atoms of the largest one accepted in a round "
+        "wait for the next round (default %(default)s; 0 = off)",
+    )  # fmt: skip
+    flexible: bool = option(
+        False, Boolean(), flag="--flexible",
+        help="refine every accepted copy flexibly (domains, then residues) before zeroing its "
+        "density; further copies failing the relative bar are refined and judged again",
+    )  # fmt: skip
+    flexible_rescue: int = option(
+        2, Integer(minimum=0), flag="--flexible-rescue", metavar="N",
+        help="with --flexible: refine and judge again the best N candidates per structure and "
+        "round that fail only the relative bar (default %(default)s)",
+    )  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "fit"}
+        # options added after format 2 are written only when changed: folders of earlier runs
+        # (which lack them) resume, and the manifest of a run with the defaults is as before
+        for name, default in _LATER_OPTIONS.items():
+            if d[name] == default:
+                del d[name]
         d["fit"] = self.fit.to_dict()
         return d
 
@@ -582,6 +613,10 @@ class CompositeConfig(BaseConfig):
         if unknown:
             raise ConfigError(f"unknown CompositeConfig options: {', '.join(sorted(unknown))}")
         return cls(fit=fit_cfg, **d)
+
+
+#: CompositeConfig options newer than the run-folder format, with their defaults.
+_LATER_OPTIONS: dict[str, Any] = {"defer_small": 0.25, "flexible": False, "flexible_rescue": 2}
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ outcome.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,7 +38,7 @@ from difffit.geometry import RigidTransform
 from difffit.results import FitResult
 from difffit.structure import Structure
 
-__all__ = ["FlexFitConfig", "FlexibleFit", "fit_flexible", "residue_shifts"]
+__all__ = ["FlexFitConfig", "FlexibleFit", "fit_flexible", "refine_pose", "residue_shifts"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -98,6 +99,74 @@ def residue_shifts(structure: Structure, rigid_xyz: np.ndarray, xyz: np.ndarray)
         mc = m & ca
         out[m] = d[mc].mean() if mc.any() else d[m].mean()
     return out
+
+
+def refine_pose(
+    density: DensityMap,
+    level: float,
+    structure: Structure,
+    split: DomainSplit,
+    whole: Candidate,
+    *,
+    own: Sequence[Sequence[Candidate]] | None = None,
+    multibody: MultiBodyConfig,
+    flexible: FlexibleConfig,
+    rng: np.random.Generator,
+    device: str = "auto",
+) -> FlexibleFit:
+    """Refine one rigid placement flexibly: domains assembled around it, then refined.
+
+    Parameters
+    ----------
+    density, level
+        The map and its contour level (the local searches' footprint).
+    structure, split
+        The structure (input frame) and its domains.
+    whole
+        The rigid placement (its transform, score, and its cluster rank as ``source``).
+    own
+        Per domain, candidates from the domain's own global search (none: the rigid pose and
+        local searches around it only, as compositing does).
+    multibody, flexible
+        Options of the assembly and of the refinement (``flexible.resolution``: the map's).
+    rng
+        Draws the local searches' starts.
+    """
+    resolution = float(flexible.resolution)
+    labels = np.asarray(split.labels)
+    k = split.n_domains
+    doms = [structure.subset(labels == d, name=f"{structure.name}_domain{d}") for d in range(k)]
+    confidence = structure.b_factors if split.alphafold.plddt_like else None
+    dev = "cpu" if device == "auto" else device
+    per_domain = []
+    for d, dom in enumerate(doms):
+        s0 = placement_metric(density, level, dom, [whole.transform], resolution,
+                              multibody.metric)  # fmt: skip
+        local = local_candidates(density, level, dom, whole.transform, resolution,
+                                 multibody, rng)  # fmt: skip
+        extra = list(own[d]) if own is not None else []
+        per_domain.append([Candidate(whole.transform, float(s0[0]), 0), *local, *extra])
+    a = assemble(structure, labels, whole, whole.source, per_domain, config=multibody)
+    rigid_xyz = whole.transform.apply(structure.coords_xyz)
+    start = rigid_xyz if a is None else assembly_coords(structure, labels, a)
+    dom_stage = refine_domains(density, structure, start, labels, config=flexible, device=dev)
+    res_stage = refine_residues(density, structure, dom_stage.xyz, config=flexible,
+                                labels=labels, confidence=confidence, device=dev)  # fmt: skip
+    xyz = res_stage.xyz
+    transforms = tuple(
+        _kabsch(structure.coords_xyz[labels == d], xyz[labels == d]) for d in range(k)
+    )
+    scores = flexible_scores(density, structure, rigid_xyz, xyz, resolution=resolution)
+    info = {
+        "assembled": a is not None,
+        "assembly_score": None if a is None else float(a.score),
+        "assembly_sources": None if a is None else list(a.sources),
+        "domain_steps": int(dom_stage.n_steps),
+        "residue_steps": int(res_stage.n_steps),
+    }
+    return FlexibleFit(
+        whole.source, structure.name, split, transforms, rigid_xyz, xyz, scores, info
+    )
 
 
 def fit_flexible(
@@ -163,39 +232,12 @@ def fit_flexible(
                 for h in res.clusters[: multibody.n_candidates]
             ]
         )
-    confidence = structure.b_factors if split.alphafold.plddt_like else None
     rng = np.random.default_rng(seed)
     out = []
     for hit in hits:
         whole = Candidate(hit.transform, float(getattr(hit, multibody.metric)), hit.rank)
-        per_domain = []
-        for d, dom in enumerate(doms):
-            s0 = placement_metric(density, rigid.level, dom, [hit.transform], resolution,
-                                   multibody.metric)  # fmt: skip
-            local = local_candidates(density, rigid.level, dom, hit.transform, resolution,
-                                      multibody, rng)  # fmt: skip
-            per_domain.append([Candidate(hit.transform, float(s0[0]), 0), *local, *own[d]])
-        a = assemble(structure, labels, whole, hit.rank, per_domain, config=multibody)
-        rigid_xyz = hit.transform.apply(structure.coords_xyz)
-        start = rigid_xyz if a is None else assembly_coords(structure, labels, a)
-        dom_stage = refine_domains(density, structure, start, labels, config=flexible,
-                                   device="cpu" if device == "auto" else device)  # fmt: skip
-        res_stage = refine_residues(density, structure, dom_stage.xyz, config=flexible,
-                                    labels=labels, confidence=confidence,
-                                    device="cpu" if device == "auto" else device)  # fmt: skip
-        xyz = res_stage.xyz
-        transforms = tuple(
-            _kabsch(structure.coords_xyz[labels == d], xyz[labels == d]) for d in range(k)
-        )
-        scores = flexible_scores(density, structure, rigid_xyz, xyz, resolution=resolution)
-        info = {
-            "assembled": a is not None,
-            "assembly_score": None if a is None else float(a.score),
-            "assembly_sources": None if a is None else list(a.sources),
-            "domain_steps": int(dom_stage.n_steps),
-            "residue_steps": int(res_stage.n_steps),
-        }
         out.append(
-            FlexibleFit(hit.rank, structure.name, split, transforms, rigid_xyz, xyz, scores, info)
-        )
+            refine_pose(density, rigid.level, structure, split, whole, own=own,
+                        multibody=multibody, flexible=flexible, rng=rng, device=device)
+        )  # fmt: skip
     return out

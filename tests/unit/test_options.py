@@ -34,7 +34,11 @@ from difffit.screen import ScreenConfig
 # the flags of `difffit CMD --help` on main before the declarations moved into the configs,
 # plus the download options every command that takes accessions gained since (issue #14)
 FETCH_FLAGS = ["--cache", "--mirror"]
-FLEXIBLE_FLAGS = ["--domains", "--flexible", "--flexible-top", "--pae"]  # fit --flexible
+FLEXIBLE_FLAGS = {  # flags added by issue 11 (flexible fitting) and its small-piece rule
+    "fit": ["--domains", "--flexible", "--flexible-top", "--pae"],
+    "composite": ["--defer-small", "--flexible", "--flexible-rescue"],
+    "screen": ["--flexible"],
+}
 SELECT_FLAGS = ["--min-plddt"]  # fit, composite and screen (issue #14)
 SYMMETRY_FLAGS = ["--symmetry"]  # fit and composite (issue 12); not screen
 PINNED_FLAGS = {
@@ -107,8 +111,8 @@ def _parser_default(cmd, opt):
 def _valid_other_value(cmd, opt):
     """A valid value other than the command's default: (argv text or None for a switch, value)."""
     rule, default = opt.rule, _parser_default(cmd, opt)
-    if isinstance(rule, validate.Boolean):
-        return None, False
+    if isinstance(rule, validate.Boolean):  # --no-X turns an option off, a plain switch on
+        return None, not opt.negate
     if isinstance(rule, validate.Choice):
         v = next(c for c in rule.choices if c != default)
         return v, v
@@ -140,7 +144,7 @@ def _config(cmd, argv):
 def test_help_lists_the_pinned_flags(cmd, capsys):
     flags = sorted(s for a in SUBPARSERS[cmd]._actions for s in a.option_strings)
     takes_accessions = cmd in ("composite", "fit", "screen", "simulate", "zero")
-    flexible = FLEXIBLE_FLAGS if cmd == "fit" else []
+    flexible = FLEXIBLE_FLAGS.get(cmd, [])
     flexible += SYMMETRY_FLAGS if cmd in ("fit", "composite") else []
     select = SELECT_FLAGS if cmd in CONFIG_OF else []
     assert flags == sorted(

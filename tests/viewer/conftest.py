@@ -165,6 +165,28 @@ def composite_run(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def flexible_run(tmp_path_factory) -> Path:
+    """The run of :func:`composite_run` with ``--flexible``: its placed copy is refined."""
+    from difffit.cli import main
+
+    d = tmp_path_factory.mktemp("viewer-flexible")
+    rng = np.random.default_rng(11)
+    st = protein_like(50, rng, name="toy")
+    density, _ = planted_case(st, rng, resolution=5.0)
+    map_path = difffit.write_map(density, d / "toy.mrc")
+    st_path = write_structure(st, d / "toy.pdb")
+    out = d / "run"
+    rc = main([
+        "composite", str(map_path), str(st_path), "-o", str(out), "--rotations", "12",
+        "--positions", "4", "--oversample", "3", "--steps", "60", "--refine", "2",
+        "--refine-steps", "20", "--max-rounds", "2", "--seed", "3", "--threads", "1",
+        "--resolution", "5", "--flexible", "-q",
+    ])  # fmt: skip
+    assert rc in (0, None)
+    return out
+
+
+@pytest.fixture(scope="session")
 def screen_results(tmp_path_factory) -> Path:
     """A screen of a four-candidate library (the planted toy and three decoys) against the
     toy's simulated map (``difffit screen``, a tiny search, two models written)."""

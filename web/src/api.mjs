@@ -36,7 +36,7 @@ export function createApi(token, fetchFn = globalThis.fetch.bind(globalThis)) {
     const url = (path, params) => apiUrl(path, params, token);
 
     /** GET (or POST with a JSON body) path; resolves to the parsed JSON, or the text when
-     * as === 'text'; rejects with the server's message when the status is not 2xx. */
+     * as === 'text', or {text, headers} when as === 'response'; rejects with the server's message when the status is not 2xx. */
     async function request(path, { params, body, as = 'json' } = {}) {
         const headers = { 'X-DiffFit-Token': token };
         const init = { headers };
@@ -52,6 +52,7 @@ export function createApi(token, fetchFn = globalThis.fetch.bind(globalThis)) {
             try { data = await r.json(); } catch { /* not JSON: the status says it */ }
             throw new Error(failureMessage(r.status, r.statusText, data));
         }
+        if (as === 'response') return { text: await r.text(), headers: r.headers };
         return as === 'text' ? r.text() : r.json();
     }
 

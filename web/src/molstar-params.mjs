@@ -1,7 +1,7 @@
 // The parameters of the Mol* representations the page makes, as plain data. The adapter
 // (molstar.mjs) passes in the defaults it reads from Mol*'s registries.
 
-import { MAP_COLOR, POINT_COLORS } from './palette.mjs';
+import { MAP_COLOR, POINT_COLORS, SHIFT_COLORS } from './palette.mjs';
 
 /** The working map's isosurface at level (absolute, map units) in style 'surface' | 'mesh' |
  * 'hidden'. defaults: {iso: the isosurface type's defaultValues, uniform: the uniform colour
@@ -29,6 +29,22 @@ export function isoParams(defaults, level, style, quality) {
 /** A fitted model in one colour, drawn in style ('cartoon', 'ball-and-stick', 'spacefill'). */
 export function modelParams(color, style, quality) {
     const p = { type: style, color: 'uniform', colorParams: { value: color } };
+    if (quality === 'low') p.typeParams = { quality: 'low' };
+    return p;
+}
+
+/** A refined model (composite --flexible) coloured by each residue's shift from the rigid
+ * placement, which the server wrote in the B-factor field: 0 (blue) .. shiftMax Å (red; at
+ * least 0.5 Å, so that a model that hardly moved stays blue). */
+export function shiftParams(style, quality, shiftMax) {
+    const p = {
+        type: style,
+        color: 'uncertainty',
+        colorParams: {
+            domain: [0, Math.max(0.5, shiftMax)],
+            list: { kind: 'interpolate', colors: SHIFT_COLORS.slice() },
+        },
+    };
     if (quality === 'low') p.typeParams = { quality: 'low' };
     return p;
 }

@@ -5,7 +5,7 @@
 // (private to it) and reads back what is drawn from Mol*'s own state tree (describe()).
 
 import { MATES_COLOR, hex } from './palette.mjs';
-import { isoParams, lowQualityCanvasProps, modelParams, pointsParams } from './molstar-params.mjs';
+import { isoParams, lowQualityCanvasProps, modelParams, pointsParams, shiftParams } from './molstar-params.mjs';
 import { animationMs, chooseQuality } from './options.mjs';
 import { desiredModels, matesKey, modelKey, planModels } from './table-model.mjs';
 
@@ -229,14 +229,19 @@ export function createMolstarView({ element, api, search, onPickFit }) {
     }
 
     async function loadModel(key, round, rank, color, style) {
-        const text = await api.getText('/api/model', { round, rank });
+        const { text, headers } = await api.request('/api/model', { params: { round, rank }, as: 'response' });
+        // a refined model (composite --flexible): residues coloured by their shift (B column)
+        const shift = headers.get('X-DiffFit-Shift-Max');
+        const shiftMax = shift === null ? null : Number(shift);
         const { dataRef, struct } = await loadStructureText(text, `round ${round} rank ${rank}`);
-        const repr = await plugin.builders.structure.representation.addRepresentation(
-            struct, modelParams(color, style, quality));
-        return { key, round, rank, dataRef, structRef: struct.ref, reprRef: repr.ref, color, style };
+        const params = shiftMax === null ? modelParams(color, style, quality)
+            : shiftParams(style, quality, shiftMax);
+        const repr = await plugin.builders.structure.representation.addRepresentation(struct, params);
+        return { key, round, rank, dataRef, structRef: struct.ref, reprRef: repr.ref, color, style, shiftMax };
     }
 
     async function recolourModel(m, color) {
+        if (m.shiftMax !== null && m.shiftMax !== undefined) { m.color = color; return; } // stays by shift
         await plugin.build().to(m.reprRef).update(old => {
             old.colorTheme = { name: 'uniform', params: { ...old.colorTheme.params, value: color } };
         }).commit();
@@ -309,6 +314,8 @@ export function createMolstarView({ element, api, search, onPickFit }) {
             const box = s ? s.data.boundary.box : null;
             return {
                 key: m.key, round: m.round, rank: m.rank, color: hex(m.color), style: m.style,
+                coloring: m.shiftMax === null || m.shiftMax === undefined ? 'uniform' : 'shift',
+                shiftMax: m.shiftMax === undefined ? null : m.shiftMax,
                 atoms: s ? s.data.elementCount : 0,
                 box: box ? [Array.from(box.min), Array.from(box.max)] : null,
                 selected: m.round === round && m.rank === selected,

@@ -18,6 +18,10 @@ export const MAP_COLOR = 0x8c9db5;
  * in reverse, low -> last). */
 export const POINT_COLORS = Object.freeze([0xfde725, 0x5ec962, 0x21918c, 0x3b528b, 0x440154]);
 
+/** A refined model's residues by shift from the rigid placement: largest first (red), none last
+ * (blue), as the B-factor theme runs its list. */
+export const SHIFT_COLORS = Object.freeze([0xd62728, 0xfdae61, 0xf7f7f7, 0x4575b4]);
+
 /** CSS hex of a 0xRRGGBB number: hex(0xff7f0e) === '#ff7f0e'. */
 export function hex(color) {
     return '#' + color.toString(16).padStart(6, '0');

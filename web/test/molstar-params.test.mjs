@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { isoParams, lowQualityCanvasProps, modelParams, pointsParams } from '../src/molstar-params.mjs';
-import { MAP_COLOR, POINT_COLORS } from '../src/palette.mjs';
+import { isoParams, lowQualityCanvasProps, modelParams, pointsParams, shiftParams } from '../src/molstar-params.mjs';
+import { MAP_COLOR, POINT_COLORS, SHIFT_COLORS } from '../src/palette.mjs';
 
 const defaults = {
     iso: { isoValue: { kind: 'relative', relativeValue: 2 }, alpha: 1, visuals: ['solid'], tryUseGpu: true, doubleSided: false },
@@ -52,4 +52,14 @@ test('lowQualityCanvasProps: effects off on low, Mol* defaults on high', () => {
     const low = lowQualityCanvasProps('low');
     assert.equal(low.multiSample.mode, 'off');
     for (const k of ['occlusion', 'outline', 'antialiasing']) assert.equal(low.postprocessing[k].name, 'off');
+});
+
+test('shiftParams: a refined model coloured 0..shiftMax by the B column, at least 0.5 Å', () => {
+    const p = shiftParams('cartoon', 'high', 3.2);
+    assert.equal(p.type, 'cartoon');
+    assert.equal(p.color, 'uncertainty');
+    assert.deepEqual(p.colorParams.domain, [0, 3.2]);
+    assert.deepEqual(p.colorParams.list.colors, [...SHIFT_COLORS]);
+    assert.deepEqual(shiftParams('spacefill', 'low', 0.1).colorParams.domain, [0, 0.5]);
+    assert.deepEqual(shiftParams('spacefill', 'low', 0.1).typeParams, { quality: 'low' });
 });

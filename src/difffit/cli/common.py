@@ -49,8 +49,13 @@ def _add_option(target: Target, default: Any, opt: Option) -> None:
     rule = opt.rule
     kw: dict[str, Any] = {"help": opt.help}
     if isinstance(rule, validate.Boolean):
-        if not opt.negate or default is not True:
-            raise TypeError(f"{opt.flag}: a Boolean option is offered as --no-... (negate=True)")
+        # a Boolean option is a switch: --no-... (negate=True) for one on by default, --... for
+        # one off by default
+        if opt.negate != (default is True) or default not in (True, False):
+            raise TypeError(
+                f"{opt.flag}: a Boolean option on by default is offered as --no-... (negate=True), "
+                "one off by default as a plain switch"
+            )
         kw["action"] = "store_true"
     else:
         kw["default"] = default

@@ -185,13 +185,19 @@ def _manual(session, args, bar, out: Path) -> int:
     return 0
 
 
+def _placed_text(p) -> str:
+    if p.refined is None:
+        return f"{p.label} (cam {p.cam:.3f})"
+    return f"{p.label} (cam {p.cam:.3f}, refined flexibly {p.refined.cam_after:.3f})"
+
+
 def _log_round(rnd, folder) -> None:
     from difffit.composite.types import Decision
 
     z = rnd.zero
     zs = f"; {z.n_voxels_zeroed} voxels zeroed ({z.rule})" if z is not None else ""
     log.info("round %d: placed %s in %.1f s%s", rnd.index,
-             ", ".join(f"{p.label} (cam {p.cam:.3f})" for p in rnd.accepted) or "nothing",
+             ", ".join(_placed_text(p) for p in rnd.accepted) or "nothing",
              rnd.seconds, zs)  # fmt: skip
     counts: dict[str, int] = {}
     for c in rnd.candidates:
@@ -283,5 +289,10 @@ def _run(args: argparse.Namespace) -> int:
     final = result.state
     _print_placements(final.placements)
     print(f"\nstopped: {final.stop_reason}")
-    print(f"results in {out}/ (placements.csv, assembly.cif, round_NNN/, composite.json)")
+    refined = (
+        " flexible.csv, flexible_residues.csv,"
+        if any(p.refined is not None for p in final.placements)
+        else ""
+    )
+    print(f"results in {out}/ (placements.csv, assembly.cif,{refined} round_NNN/, composite.json)")
     return 0

@@ -68,6 +68,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
         help="fit on a Dask distributed cluster (e.g. tcp://host:8786); needs "
         "'difffit[dask]' here and on the workers",
     )
+    g.add_argument(
+        "--flexible",
+        action="store_true",
+        help="split every candidate into its rigid domains first and screen each domain as a "
+        "candidate <name>_D1, <name>_D2, ... (as DomainFit does; domain files in OUT/domains/)",
+    )
     add_config_options(g, ScreenConfig)
     add_models(g, help="write the fitted models of the best N candidates (default %(default)s)")
     g.add_argument("--no-plot", action="store_true", help="do not write scores.png")
@@ -138,6 +144,15 @@ def run(args: argparse.Namespace) -> int:
         len(library),
         f" ({n_dup} byte-identical duplicates left out)" if n_dup else "",
     )
+    if args.flexible:
+        from pathlib import Path
+
+        from difffit.screen.library import domain_library
+
+        library, report = domain_library(library, Path(args.out) / "domains")
+        for name, how in report:
+            log.info("  %s: %s", name, how)
+        log.info("--flexible: %d domain candidates", len(library))
     bar = CandidateBar(disable=args.quiet)
     try:
         result = screen(

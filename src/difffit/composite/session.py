@@ -214,7 +214,8 @@ class RunSession:
         hits = [self.hit(r, k) for r, k in choices]
         index = self.folder.pending_round or self.folder.next_index()
         before = self.state
-        rnd = accept_round(before, hits, self.structures, config=self.config, index=index)
+        rnd = accept_round(before, hits, self.structures, config=self.config, index=index,
+                           seed=self.folder.seed)  # fmt: skip
         level = before.level
         n_above = (_n_above(before.working, level), _n_above(rnd.state.working, level))
         self.folder.save_round(rnd, self.structures, sources=choices, n_above=n_above)

@@ -6,16 +6,21 @@ Pure values (no compute, no files): :mod:`difffit.composite.engine` makes them,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from difffit.config import CompositeConfig
 from difffit.density.map import DensityMap
 from difffit.density.zero import ZeroResult
 from difffit.errors import ConfigError
+from difffit.fitting.restraints import GeometryReport
 from difffit.geometry import RigidTransform
 from difffit.results import ClusterHit, FitResult
+from difffit.structure import Structure
 
 if TYPE_CHECKING:
     from difffit.symmetry.apply import MapSymmetry
@@ -28,6 +33,7 @@ __all__ = [
     "Decision",
     "Placement",
     "Proposal",
+    "RefinedCopy",
     "RoundResult",
 ]
 
@@ -50,6 +56,82 @@ class Decision(str, Enum):
 
     def __format__(self, spec: str) -> str:
         return format(self.value, spec)
+
+
+def residue_index(structure: Structure) -> tuple[tuple[tuple[str, int, str], ...], np.ndarray]:
+    """The structure's residues ``(chain, number, insertion)`` in file order, and each atom's
+    residue index ``(n_atoms,)``."""
+    keys: dict[tuple[str, int, str], int] = {}
+    inv = np.empty(len(structure), dtype=np.int64)
+    for i, (c, n, ic) in enumerate(zip(structure.chain_ids, structure.residue_numbers,
+                                       structure.insertion_codes, strict=True)):  # fmt: skip
+        inv[i] = keys.setdefault((str(c), int(n), str(ic).strip()), len(keys))
+    return tuple(keys), inv
+
+
+@dataclass(frozen=True, eq=False)
+class RefinedCopy:
+    """A placed copy refined flexibly (``composite --flexible``): residues moved as rigid frames.
+
+    Attributes
+    ----------
+    residues : tuple of (chain, number, insertion)
+        The structure's residues in file order.
+    motions : (n_residues, 3, 4) float64 array
+        Per residue, the rigid motion of its atoms from the input coordinates to the refined
+        model (x' = R x + t; ``[:, :, :3]`` = R, ``[:, :, 3]`` = t).
+    shifts : (n_residues,) float64 array, Å
+        The residue's CA shift (its atoms' mean shift without CA) from the rigid placement.
+    domains : tuple of str
+        The domains refined as rigid bodies first (residue ranges).
+    cam_before, cam_after, correlation_before, correlation_after : float
+        Fit to the working map at the run's resolution, rigid placement -> refined.
+    ca_rmsd_moved : float
+        CA RMSD (Å) of the refined model from the rigid placement.
+    geometry_input, geometry_after : GeometryReport
+        Bond outliers and clashes of the input coordinates and of the refined model.
+    """
+
+    residues: tuple[tuple[str, int, str], ...]
+    motions: np.ndarray
+    shifts: np.ndarray
+    domains: tuple[str, ...]
+    cam_before: float
+    cam_after: float
+    correlation_before: float
+    correlation_after: float
+    ca_rmsd_moved: float
+    geometry_input: GeometryReport
+    geometry_after: GeometryReport
+
+    def coords(self, structure: Structure) -> np.ndarray:
+        """The refined heavy-atom coordinates of ``structure`` (its input frame), (n, 3) Å."""
+        keys, inv = residue_index(structure)
+        if keys != self.residues:
+            raise ConfigError(
+                f"{structure.name}: its residues are not those of the refined copy "
+                f"({len(keys)} vs {len(self.residues)})"
+            )
+        m = self.motions[inv]
+        return np.einsum("nij,nj->ni", m[:, :, :3], structure.coords_xyz) + m[:, :, 3]
+
+    def motion(self, key: tuple[str, int, str]) -> RigidTransform | None:
+        """The motion of one residue (None when the structure has no such residue)."""
+        try:
+            i = self.residues.index(key)
+        except ValueError:
+            return None
+        return RigidTransform(self.motions[i, :, :3], self.motions[i, :, 3])
+
+    def geometry_ok(self, min_fraction: float = 0.99) -> bool:
+        """At least ``min_fraction`` of the input's CA–CA and C–N bonds in range (or as many as
+        the input had), and no more clashes than the input had."""
+        g, g0 = self.geometry_after, self.geometry_input
+        return (
+            g.ca_ca_ok_fraction >= min(min_fraction, g0.ca_ca_ok_fraction)
+            and g.peptide_ok_fraction >= min(min_fraction, g0.peptide_ok_fraction)
+            and g.clashes <= g0.clashes
+        )
 
 
 @dataclass(frozen=True)
@@ -77,10 +159,18 @@ class Placement:
     transform: RigidTransform
     source_chains: tuple[str, ...]
     chains: tuple[str, ...]
+    #: The flexible refinement of this copy (``composite --flexible``), or None (rigid).
+    refined: RefinedCopy | None = field(default=None, compare=False)
 
     @property
     def label(self) -> str:
         return f"{self.structure}#{self.copy}"
+
+    def coords(self, structure: Structure) -> np.ndarray:
+        """The placed heavy atoms (n, 3) Å: the refined model, or the rigid transform's."""
+        if self.refined is not None:
+            return self.refined.coords(structure)
+        return self.transform.apply(structure.coords_xyz)
 
 
 @dataclass(frozen=True)
@@ -166,6 +256,8 @@ class Proposal:
     fit: FitResult
     candidates: tuple[Candidate, ...]
     started: float  #: ``time.perf_counter()`` when the round began
+    #: ``composite --flexible``: the refined copies of candidates, by cluster rank.
+    refined: Mapping[int, RefinedCopy] = field(default_factory=dict)
 
     def accepted(self) -> list[Candidate]:
         """The candidates the confidence bar accepts."""

@@ -40,6 +40,9 @@ not risen by ``min_gain`` for ``patience`` checks in a row, and returns the mode
 ``cam`` seen — not the last one. The map term alone keeps rising as atoms crowd into the
 strongest density (noise included); ``cam`` at the map's resolution stops rising once the model
 explains the map as well as it can at that resolution (docs/flexible.md shows the numbers).
+The residue stage returns the best-``cam`` model among those whose geometry is admissible (at
+least :data:`GEOMETRY_OK_FRACTION` of the input's CA–CA and C–N bonds in range, or as many as
+the input had, and no more clashes than the input); the stage's start when none is.
 """
 
 from __future__ import annotations
@@ -84,6 +87,9 @@ CA_CA_TARGET = (3.65, 3.95)
 PEPTIDE_TARGET = (1.25, 1.41)
 #: Factor on the clash weight in the smoothed passes of the domain stage.
 SMOOTH_PASS_CLASH = 0.1
+#: Fraction of the input's CA–CA and C–N bonds a refined model keeps in range (or as many as
+#: the input had): the residue stage returns only such models.
+GEOMETRY_OK_FRACTION = 0.99
 #: Envelope of the simulated map over which ``cam`` is computed (as fit's quality metrics).
 CAM_ENVELOPE = 0.1
 
@@ -402,6 +408,8 @@ class _Run:
     best_cam: float = -np.inf
     best_xyz: np.ndarray | None = None
     best_step: int = 0
+    #: A model may be returned only when this says its geometry is admissible (None: any).
+    admissible: Callable[[np.ndarray], bool] | None = None
 
     def check(self, step: int, xyz: np.ndarray) -> float:
         cam = cam_at_resolution(
@@ -411,7 +419,7 @@ class _Run:
         self.cams.append(cam)
         if self.callback is not None:
             self.callback(self.stage, step, xyz)
-        if cam > self.best_cam:
+        if cam > self.best_cam and (self.admissible is None or self.admissible(xyz)):
             self.best_cam, self.best_xyz, self.best_step = cam, xyz.copy(), step
         return cam
 
@@ -714,7 +722,21 @@ def refine_residues(
             )
         return loss
 
-    run = _Run(density, structure, config, "residues", callback)
+    # the model returned keeps the input's geometry (the issue's bar, as
+    # FlexibleScores.geometry_ok): Adam's first steps move every residue by about the learning
+    # rate whatever its gradient, and on a model that already fits (7PBL RuvB at its own site,
+    # 6 Å) the best-cam check was such a transient, with 19 of 312 C–N bonds out of range
+    g_in = geometry_report(topo, structure.coords_xyz)
+
+    def admissible(cur: np.ndarray) -> bool:
+        g = geometry_report(topo, cur)
+        return (
+            g.ca_ca_ok_fraction >= min(GEOMETRY_OK_FRACTION, g_in.ca_ca_ok_fraction)
+            and g.peptide_ok_fraction >= min(GEOMETRY_OK_FRACTION, g_in.peptide_ok_fraction)
+            and g.clashes <= g_in.clashes
+        )
+
+    run = _Run(density, structure, config, "residues", callback, admissible=admissible)
     n = _optimise(
         run, bodies, loss_fn, n_steps=config.residue_steps, lr=config.residue_lr, step0=0,
         refresh=refresh,

@@ -42,6 +42,7 @@ __all__ = [
     "placed_copies_cif",
     "placed_model_cif",
     "read_symmetry_assemblies",
+    "refined_model_cif",
     "set_symmetry_assembly",
     "write_assembly",
 ]
@@ -191,6 +192,22 @@ def read_symmetry_assemblies(path: str | os.PathLike[str]) -> list[SymmetryAssem
     return out
 
 
+def _placed_model(structure: Structure, p: Placement) -> gemmi.Structure:
+    """The structure's full model where ``p`` places it: moved by its transform, or, for a
+    refined copy, residue by residue (every atom of a residue, hydrogens included, with the
+    residue's motion; residues the refinement did not see move with the transform)."""
+    if p.refined is None:
+        return transformed_model(structure, p.transform)
+    st = transformed_model(structure, RigidTransform.identity())
+    for ch in st[0]:
+        for res in ch:
+            t = p.refined.motion((ch.name, int(res.seqid.num or 0), res.seqid.icode.strip()))
+            t = p.transform if t is None else t
+            for at in res:
+                at.pos = gemmi.Position(*t.apply(np.array(at.pos.tolist())[None])[0])
+    return st
+
+
 def assembly_model(
     placements: Sequence[Placement],
     structures: Sequence[Structure],
@@ -208,7 +225,7 @@ def assembly_model(
     for p in placements:
         if p.structure not in by_name:
             raise ResultsError(f"placement {p.label}: structure {p.structure!r} was not given")
-        moved = transformed_model(by_name[p.structure], p.transform)
+        moved = _placed_model(by_name[p.structure], p)
         rename = dict(zip(p.source_chains, p.chains, strict=True))
         if model is None:
             out.add_model(gemmi.Model(moved[0].num) if hasattr(moved[0], "num") else moved[0])
@@ -273,3 +290,20 @@ def placed_copies_cif(structure: Structure, transforms: Sequence[RigidTransform]
     out.setup_entities()
     out.assign_subchains(force=True)
     return out.make_mmcif_document().as_string()
+
+
+def refined_model_cif(structure: Structure, placement: Placement) -> str:
+    """A refined copy (``composite --flexible``) as mmCIF text, with each residue's CA shift
+    from the rigid placement (Å) in the B column (the viewer colours by it)."""
+    if placement.refined is None:
+        raise ResultsError(f"placement {placement.label} is not refined")
+    rc = placement.refined
+    shift = dict(zip(rc.residues, rc.shifts.tolist(), strict=True))
+    model = _placed_model(structure, placement)
+    for ch in model[0]:
+        for res in ch:
+            b = shift.get((ch.name, int(res.seqid.num or 0), res.seqid.icode.strip()), 0.0)
+            for at in res:
+                at.b_iso = float(b)
+    model.setup_entities()
+    return model.make_mmcif_document().as_string()

@@ -13,6 +13,9 @@ Format ``difffit-composite`` version 2 (``docs/results-format.md``); folders of 
     DIR/round_NNN/placements.csv  placements after the round
     DIR/round_NNN/assembly.cif    assembly after the round
     DIR/round_NNN/working_map.mrc the map after the round's zeroing
+    DIR/round_NNN/flexible.csv, flexible_residues.csv
+                                  composite --flexible: the refined placements after the
+                                  round (difffit.io.composite); copied to DIR/ like placements
     DIR/saved/                    models saved from the viewer
 
 A round is proposed (``fit/`` and ``candidates.csv`` written; ``pending_round`` names it) and
@@ -44,10 +47,13 @@ from difffit.errors import ResultsError
 from difffit.io.assembly import write_assembly
 from difffit.io.atomic import atomic_copy, atomic_write_text
 from difffit.io.composite import (
+    attach_refined,
     read_candidate_mates,
     read_placements,
+    read_refined,
     write_candidates,
     write_placements,
+    write_refined,
 )
 from difffit.io.locks import hold_folder
 from difffit.io.maps import read_map, write_map
@@ -83,6 +89,8 @@ FORMAT_VERSION = 2
 MANIFEST = "composite.json"
 #: Options a resumed run may change.
 KEEP_ON_RESUME = ("max_rounds",)
+#: The tables of refined placements (``composite --flexible``) of a round.
+_REFINED_TABLES = ("flexible.csv", "flexible_residues.csv")
 
 
 @dataclass(frozen=True)
@@ -376,7 +384,7 @@ class RunFolder:
             if not f.exists():
                 raise ResultsError(f"{f}: missing — the run folder is damaged; use another --out")
         working = read_map(self.working_map_path())
-        placements = tuple(read_placements(d / "placements.csv"))
+        placements = tuple(attach_refined(read_placements(d / "placements.csv"), read_refined(d)))
         return CompositeState(n, working, placements, self.level, self.resolution, finished, reason,
                               symmetry=self.symmetry)  # fmt: skip
 
@@ -481,7 +489,7 @@ class RunFolder:
             self._man.setdefault("kept_fits", []).append(pending)
         d = self.round_dir(proposal.index)
         d.mkdir(parents=True, exist_ok=True)
-        for stale in ("working_map.mrc", "placements.csv", "assembly.cif"):
+        for stale in ("working_map.mrc", "placements.csv", "assembly.cif", *_REFINED_TABLES):
             (d / stale).unlink(missing_ok=True)
         self._save_fit(proposal.index, proposal.fit, proposal.candidates, structures,
                        self.working_map_path())  # fmt: skip
@@ -511,8 +519,10 @@ class RunFolder:
         write_placements(d / "placements.csv", st.placements)
         write_assembly(d / "assembly.cif", st.placements, structures,
                        st.symmetry.operators if st.symmetry is not None else None)  # fmt: skip
+        write_refined(d, st.placements)
         atomic_copy(d / "placements.csv", self.path / "placements.csv")
         atomic_copy(d / "assembly.cif", self.path / "assembly.cif")
+        self._copy_refined(d)
         man = self._man
         if sources is None:
             sources = [(rnd.index, p.rank) for p in rnd.accepted]
@@ -546,6 +556,16 @@ class RunFolder:
         man["files"] = {**man.get("files", {}), "working_map": f"{d.name}/working_map.mrc"}
         self._write()
 
+    def _copy_refined(self, d: Path | None) -> None:
+        """The refined-placement tables of round folder ``d`` to the top (removed when it has
+        none, or ``d`` is None)."""
+        for name in _REFINED_TABLES:
+            src, target = (d / name if d is not None else None), self.path / name
+            if src is not None and src.exists():
+                atomic_copy(src, target)
+            else:
+                target.unlink(missing_ok=True)
+
     @_locked
     def undo(self) -> RoundRecord:
         """Drop the last complete round: the working map and placements go back to the round
@@ -556,7 +576,7 @@ class RunFolder:
         self._man["rounds"] = self._man["rounds"][:-1]
         d = self.round_dir(last.index)
         if is_results_folder(d / "fit"):
-            for stale in ("working_map.mrc", "placements.csv", "assembly.cif"):
+            for stale in ("working_map.mrc", "placements.csv", "assembly.cif", *_REFINED_TABLES):
                 (d / stale).unlink(missing_ok=True)
             if self.pending_round is None and last.index >= self.next_index() - 1:
                 self._man["pending_round"] = last.index
@@ -571,6 +591,7 @@ class RunFolder:
                 target.unlink(missing_ok=True)
             else:
                 atomic_copy(self.round_dir(prev) / name, target)
+        self._copy_refined(self.round_dir(prev) if prev is not None else None)
         self._man["finished"], self._man["stop_reason"] = False, ""
         self._man["files"] = {**self._man.get("files", {}),
                               "working_map": self._man["rounds"][-1]["working_map"] if prev else None}  # fmt: skip
@@ -594,7 +615,7 @@ class RunFolder:
 
     @staticmethod
     def _discard(path: Path) -> None:
-        for name in (MANIFEST, "placements.csv", "assembly.cif"):
+        for name in (MANIFEST, "placements.csv", "assembly.cif", *_REFINED_TABLES):
             (path / name).unlink(missing_ok=True)
         for d in path.glob("round_[0-9][0-9][0-9]"):
             if d.is_dir():

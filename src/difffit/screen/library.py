@@ -30,7 +30,7 @@ from difffit.io.structures import STRUCTURE_SUFFIXES
 if TYPE_CHECKING:
     from difffit.structure import Structure
 
-__all__ = ["LibraryEntry", "candidate_seed", "file_sha256", "find_library"]
+__all__ = ["LibraryEntry", "candidate_seed", "domain_library", "file_sha256", "find_library"]
 
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
@@ -216,6 +216,57 @@ def _identity(file_hash: str, selection: str | None) -> str:
     if not selection:
         return file_hash
     return hashlib.sha256(f"{file_hash}\n{selection}".encode()).hexdigest()
+
+
+def domain_library(
+    entries: Sequence[LibraryEntry], folder: str | os.PathLike[str]
+) -> tuple[list[LibraryEntry], list[tuple[str, str]]]:
+    """Split every candidate into its rigid domains (``screen --flexible``, as DomainFit does).
+
+    Each candidate is read and split automatically (:func:`difffit.domains.split_domains`: PAE
+    is not read here; pLDDT for AlphaFold models, else compact regions of the CA contact
+    graph). A candidate with two or more domains is replaced by one candidate per domain,
+    named ``<name>_D1``, ``<name>_D2``, ... in the order of the split, written as mmCIF to
+    ``folder/<name>_D<k>.cif`` (residues in no domain, e.g. pLDDT < 70, are left out); a
+    candidate that cannot be split (one domain, too short) stays whole.
+
+    Returns
+    -------
+    entries : list of LibraryEntry
+        The domain candidates (and the whole ones), in the library's order.
+    report : list of (name, how)
+        Per input candidate: its domains' residue ranges, or why it stayed whole.
+    """
+    from difffit.domains import domain_structure, split_domains
+    from difffit.errors import StructureError
+    from difffit.io.structures import read_structure, write_structure
+
+    folder = Path(folder)
+    out: list[LibraryEntry] = []
+    report: list[tuple[str, str]] = []
+    for e in entries:
+        st = read_structure(e.path)
+        try:
+            split = split_domains(st)
+        except StructureError as exc:
+            out.append(e)
+            report.append((e.name, f"whole ({exc})"))
+            continue
+        if split.n_domains < 2:
+            out.append(e)
+            report.append((e.name, "whole (one domain)"))
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        for k in range(split.n_domains):
+            name = f"{e.name}_D{k + 1}"
+            path = folder / (name.replace("/", "__") + ".cif")
+            dom = domain_structure(st, split, k)
+            write_structure(dom.model if dom.model is not None else dom, path)
+            out.append(LibraryEntry(name=name, path=path, sha256=file_sha256(path)))
+        report.append(
+            (e.name, ", ".join(f"D{k + 1} {d.ranges}" for k, d in enumerate(split.domains)))
+        )
+    return out, report
 
 
 def candidate_seed(run_seed: int, sha256: str) -> int:

@@ -73,7 +73,7 @@ class ScreenWorkspace(Workspace):
         self._maps = {}
         self._display = {}
         self._version = 0
-        self._models: OrderedDict[tuple[int, int], str] = OrderedDict()
+        self._models: OrderedDict[tuple[Any, ...], str] = OrderedDict()
         self._rows = [r for r in read_clusters_csv(self.root / "candidates.csv")
                       if r.get("rank") not in (None, "")]  # fmt: skip
         self._jobs = {}
@@ -143,6 +143,10 @@ class ScreenWorkspace(Workspace):
     def decisions(self, rid: int) -> dict[str, Any]:
         self._row(rid, self._rows[0]["rank"]) if self._rows else None
         return {"round": rid, "columns": [], "rows": []}
+
+    def shift_max(self, rid: int, rank: int) -> float | None:
+        """A screen has no refined models."""
+        return None
 
     def model_cif(self, rid: int, rank: int) -> tuple[str, str]:
         """A candidate's fit: its model placed in the map (mmCIF text) and a file name."""

@@ -23,6 +23,7 @@ API (all answers JSON unless said otherwise)::
     GET  /api/clusters?round=N          the cluster table of a round
     GET  /api/map?v=V[&max=N]           the working map for display (MRC bytes, edges <= N)
     GET  /api/model?round=N&rank=K      a cluster's fitted model (mmCIF; &download=1 to save;
+                                        a refined one: shift in B, X-DiffFit-Shift-Max header;
                                         &mates=1: its symmetry mates, a --symmetry round)
     GET  /api/points?round=N&metric=M[&n=P]  the placements' structure centres (mmCIF
                                         pseudo-atoms), the best P by M (default 2000)
@@ -320,9 +321,13 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, data, "application/octet-stream",
                               {"X-DiffFit-Map-Version": str(info["version"])})  # fmt: skip
         if path == "/api/model":
-            get = ws.mates_cif if _int(query, "mates", 0) else ws.model_cif
-            text, name = get(_int(query, "round", 0), _int(query, "rank"))
+            rid, rank = _int(query, "round", 0), _int(query, "rank")
+            mates = bool(_int(query, "mates", 0))
+            text, name = (ws.mates_cif if mates else ws.model_cif)(rid, rank)
             headers = {}
+            shift = None if mates else ws.shift_max(rid, rank)
+            if shift is not None:  # a refined model: residues coloured by shift (B column)
+                headers["X-DiffFit-Shift-Max"] = f"{shift:.3f}"
             if _int(query, "download", 0):
                 headers["Content-Disposition"] = f'attachment; filename="{name}"'
             return self._send(200, text.encode(), "chemical/x-mmcif; charset=utf-8", headers)

@@ -39,7 +39,7 @@ from difffit.composite.session import RunSession
 from difffit.density.map import DensityMap
 from difffit.errors import ConfigError, DiffFitError, ResultsError
 from difffit.geometry import RigidTransform
-from difffit.io.assembly import placed_copies_cif, placed_model_cif
+from difffit.io.assembly import placed_copies_cif, placed_model_cif, refined_model_cif
 from difffit.io.folders import RoundRecord, RunFolder, legacy_viewer_session
 from difffit.io.results import load_results, results_files
 from difffit.results import TRANSFORM_COLUMNS, FitResult
@@ -189,7 +189,7 @@ class Workspace:
         self._maps: dict[str, DensityMap] = {}  # path -> map
         self._display: dict[tuple[int, Any], Any] = {}  # (version, max voxels) -> (bytes, info)
         self._version = 0  # counts changes of the working map in this session (cache key)
-        self._models: OrderedDict[tuple[int, int], str] = OrderedDict()
+        self._models: OrderedDict[tuple[Any, ...], str] = OrderedDict()
         self._rounds: dict[int, tuple[float, Round]] = {}
         self._jobs: dict[int, FitJob] = {}
 
@@ -361,22 +361,44 @@ class Workspace:
         self.display_map(self.display_max_voxels_software)
 
     # ------------------------------------------------------------------ models and points
+    def refined_placement(self, rid: int, rank: int):
+        """The placement refined flexibly (``composite --flexible``) from cluster ``rank`` of
+        round ``rid``'s fit, or None."""
+        if self._legacy is not None or not rid:
+            return None
+        for p in self._run.state.placements:
+            if p.refined is not None and p.round == rid and p.rank == rank:
+                return p
+        return None
+
+    def shift_max(self, rid: int, rank: int) -> float | None:
+        """The largest residue shift (Å) of the cluster's refined model; None when it is rigid."""
+        with self._lock:
+            p = self.refined_placement(rid, rank)
+            return None if p is None else float(p.refined.shifts.max(initial=0.0))
+
     def model_cif(self, rid: int, rank: int) -> tuple[str, str]:
         """The fitted model of a cluster as mmCIF text, and a file name for it.
 
-        The model file of the results folder when there is one, else the structure file moved
-        by the cluster's transform.
+        The refined model when the cluster was placed and refined flexibly (``composite
+        --flexible``; each residue's shift from the rigid placement in the B column), else the
+        model file of the results folder when there is one, else the structure file moved by
+        the cluster's transform.
         """
         with self._lock:
             r = self.round(rid)
             hit = r.hit(rank)
-            name = f"r{rid:02d}_rank_{rank:03d}_{_safe_name(hit.structure)}.cif"
-            key = (rid, rank)
+            refined = self.refined_placement(rid, rank)
+            suffix = "_flexible" if refined is not None else ""
+            name = f"r{rid:02d}_rank_{rank:03d}_{_safe_name(hit.structure)}{suffix}.cif"
+            key = (rid, rank, refined is not None)  # a zeroing may refine it
             if key in self._models:
                 self._models.move_to_end(key)
                 return self._models[key], name
             path = results_files(r.folder).models.get(rank)
-            if path is not None and path.exists():
+            if refined is not None:
+                text = refined_model_cif(self._run.structure(hit.structure), refined)
+            elif path is not None and path.exists():
                 text = path.read_text()
             else:
                 text = placed_model_cif(self._run.structure(hit.structure), hit.transform)
