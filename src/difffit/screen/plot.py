@@ -15,7 +15,7 @@ __all__ = ["LARGE_LIBRARY", "plot_scores", "significance_title"]
 
 #: Above this many candidates the histogram's counts are drawn on a log scale (the null's tail
 #: and the hits stay visible beside the bulk) and the scatter's points are small and faint.
-LARGE_LIBRARY = 1000
+LARGE_LIBRARY = 500
 
 
 def significance_title(n_candidates: int, n_significant: int, alpha: float, null) -> str:
@@ -95,7 +95,7 @@ def plot_scores(result: ScreenResult, path: str | os.PathLike[str], *, n_labels:
             ax1.margins(y=0.35)
             if len(u) > LARGE_LIBRARY:  # the null's tail and a few hits beside 10^4 decoys
                 ax1.set_yscale("log")
-                ax1.set_ylim(0.5, None)
+                ax1.set_ylim(0.5, 50.0 * float(np.histogram(u, bins=bins)[0].max()))
         ax1.set_xlabel(f"atanh({metric}) x sqrt(atoms)" if corr else f"best {metric}")
         ax1.set_ylabel("candidates")
         ax1.set_title(significance_title(len(u), int(sig.sum()), result.config.alpha, null))
