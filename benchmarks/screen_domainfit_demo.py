@@ -63,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from difffit import QualityConfig, read_map
+    from difffit.config import default_screen_fit_config
     from difffit.screen import ScreenConfig, find_library, screen, write_screen_report
-    from difffit.screen.workflow import default_screen_fit_config
 
     demo = DATA / "difffit_domainfit_demo"
     decoys = build_decoys(args.decoys or args.out.parent / "decoys")

@@ -30,6 +30,8 @@ ZERO_DEFAULTS = {"envelope": 0.05, "core": 0.3, "dominance": 0.5, "erode_voxels"
 #: Atom selections: "all" heavy atoms (waters excluded), "backbone", "ca" (one atom per residue).
 SELECTIONS = ("all", "backbone", "ca")
 
+#: How a screen searches its candidates (:class:`ScreenConfig` ``strategy``).
+SCREEN_STRATEGIES = ("full", "hierarchical")
 #: The screen pre-filter's default limit on candidate volume / density volume.
 DEFAULT_MAX_VOLUME_RATIO = 10.0
 
@@ -718,6 +720,20 @@ class ScreenConfig(BaseConfig):
         The pre-filter's limit on candidate volume / density volume (> 0; inf = no limit).
     alpha : float
         False-discovery rate at which a candidate is called significant.
+    strategy : str
+        ``"full"``: the full search for every candidate; ``"hierarchical"``: a cheap search for
+        every candidate and the full one only where it could matter
+        (:mod:`difffit.screen.hierarchy`).
+    full_top : int
+        Hierarchical: the best this many candidates of the cheap stage get the full search, and
+        promotion goes on until the best this many of the final ranking are all fully searched
+        (their statistics are the plain screen's).
+    calibration : int
+        Hierarchical: a random sample of this many other candidates gets the full search too,
+        to calibrate the cheap statistic against the full one.
+    margin : float
+        Hierarchical: a candidate keeps its cheap result only when its predicted statistic is
+        this many robust residual spreads below anything significant.
     """
 
     fit: FitConfig = field(default_factory=default_screen_fit_config, metadata=section(FitConfig))
@@ -736,6 +752,27 @@ class ScreenConfig(BaseConfig):
         help="false-discovery rate at which a candidate is called significant "
         "(default %(default)s)",
     )  # fmt: skip
+    strategy: str = option(
+        "full", Choice(SCREEN_STRATEGIES), flag="--strategy",
+        help="full: the full search for every candidate; hierarchical: a cheap search for "
+        "every candidate, the full one only for those that could be significant "
+        "(default %(default)s)",
+    )  # fmt: skip
+    full_top: int = option(
+        50, Integer(minimum=0), flag="--full-top", metavar="N",
+        help="hierarchical: the best N candidates (of the cheap stage, then of the ranking) "
+        "get the full search (default %(default)s)",
+    )  # fmt: skip
+    calibration: int = option(
+        24, Integer(minimum=3), flag="--calibration", metavar="N",
+        help="hierarchical: N random other candidates get the full search to calibrate the "
+        "cheap stage (default %(default)s)",
+    )  # fmt: skip
+    margin: float = option(
+        4.0, Number(0.0), flag="--margin", metavar="SD",
+        help="hierarchical: safety margin, in robust spreads of the cheap-to-full residual, "
+        "below the least significant statistic (default %(default)s)",
+    )  # fmt: skip
 
     def _check(self) -> None:
         if self.fit.symmetry.enabled:
@@ -748,6 +785,10 @@ class ScreenConfig(BaseConfig):
     @property
     def metric(self) -> str:
         return self.fit.cluster.sort_by
+
+    @property
+    def hierarchical(self) -> bool:
+        return self.strategy == "hierarchical"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -70,7 +70,7 @@ class _Stopwatch:
 
 
 def fit(
-    density: DensityMap | PreparedMap,
+    density: DensityMap | PreparedMap | SearchMap,
     structures: Structure | Sequence[Structure],
     *,
     config: FitConfig | None = None,
@@ -84,7 +84,10 @@ def fit(
     Parameters
     ----------
     density
-        The map (prepared here with ``config.prep``), or a map prepared already.
+        The map (prepared here with ``config.prep``), or a map prepared already (a
+        :class:`~difffit.fitting.pipeline.SearchMap` made with the same ``config`` by
+        :func:`~difffit.fitting.pipeline.prepare_search_map`: a screen derives it once per
+        worker process for all its candidates).
     structures
         One structure or several; each is searched with the same options and all clusters are
         ranked in one table.
@@ -120,12 +123,17 @@ def fit(
 
             with watch("symmetry"):
                 symmetry = resolve_symmetry(
-                    density.source if isinstance(density, PreparedMap) else density,
+                    density.prepared.source if isinstance(density, SearchMap)
+                    else density.source if isinstance(density, PreparedMap) else density,
                     config.symmetry.group, level=config.prep.level,
                     resolution=config.quality.resolution,
                 )  # fmt: skip
         with watch("prepare_map"):
-            smap = prepare_search_map(density, config, device=dev)
+            smap = (
+                density
+                if isinstance(density, SearchMap)
+                else prepare_search_map(density, config, device=dev)
+            )
         emit(progress, "prepare", 1, 1)
 
         rng = np.random.default_rng(seed)

@@ -7,7 +7,7 @@ import logging
 import math
 import shlex
 import sys
-from typing import Any
+from typing import Any, ClassVar
 
 from difffit import validate
 from difffit.cli.common import (
@@ -87,30 +87,50 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 class CandidateBar:
-    """A tqdm bar of candidates done / total with an ETA (resumed candidates count as done)."""
+    """A tqdm bar of candidates done / total with candidates/min and an ETA (resumed candidates
+    count as done). A hierarchical screen shows its cheap stage (``candidates``) and then its
+    full searches (``full``, whose total grows as candidates are promoted)."""
+
+    STAGES: ClassVar[dict[str, str]] = {"candidates": "screen", "full": "full search"}
 
     def __init__(self, *, disable: bool = False) -> None:
         self.disable = disable
         self._bar: Any = None
+        self._stage = ""
+        self._t0 = 0.0
+        self._done0 = 0
 
     def __call__(self, ev: Progress) -> None:
-        if self.disable or ev.stage != "candidates":
+        if self.disable or ev.stage not in self.STAGES:
             return
-        if self._bar is None:
+        import time
+
+        if self._bar is None or ev.stage != self._stage:
             from tqdm import tqdm
 
+            self.close()
+            self._stage, self._t0, self._done0 = ev.stage, time.perf_counter(), ev.done
             self._bar = tqdm(
                 total=ev.total,
                 initial=ev.done,
-                desc="screen",
+                desc=self.STAGES[ev.stage],
                 unit="cand",
                 file=sys.stderr,
                 dynamic_ncols=True,
                 smoothing=0.1,
+                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]",
             )
-        self._bar.n = ev.done
+        self._bar.total = ev.total
+        if ev.done >= self._bar.n:
+            self._bar.update(ev.done - self._bar.n)
+        else:
+            self._bar.n = ev.done
+        elapsed = time.perf_counter() - self._t0
+        rate = 60.0 * (ev.done - self._done0) / elapsed if elapsed > 0 else 0.0
+        post = f"{rate:.0f} cand/min" if rate > 0 else ""
         if ev.structure:
-            self._bar.set_postfix_str(ev.structure[-24:], refresh=False)
+            post += f" {ev.structure[-24:]}"
+        self._bar.set_postfix_str(post.strip(), refresh=False)
         self._bar.refresh()
 
     def close(self) -> None:
@@ -200,6 +220,15 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{info['candidates_per_minute']:.1f} candidates/min ({info['executor']}), "
             f"median fit {info['median_fit_s']:.2f} s; {info['wall_s']:.0f} s in all"
+        )
+    hier = info.get("hierarchy")
+    if hier:
+        print(
+            f"hierarchical: cheap search of {hier['candidates']} candidates, full search of "
+            f"{hier['full']} ({hier['full_top']} best, {hier['calibration_sample']} to calibrate, "
+            f"{hier['promoted']} promoted in {hier['rounds']} rounds); the others stand at least "
+            f"{hier['calibration']['bound']:.2f} (margin) + {hier['least_gap']:.2f} below the "
+            "least significant statistic"
         )
     null = result.null
     if null is None:

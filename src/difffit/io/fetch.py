@@ -83,7 +83,8 @@ def is_accession(text: str) -> bool:
 
 def parse_accession(text: str) -> list[Accession]:
     """The entries named by ``text``: ``emdb:3488`` (also ``EMD-3488``), ``pdb:5me2``,
-    ``afdb:Q99J21``, or ``uniprot:Q99J21,P69905`` (their AlphaFold models).
+    ``afdb:Q99J21``, or ``uniprot:Q99J21,P69905`` (their AlphaFold models), or
+    ``uniprot:@ids.txt`` (a file listing UniProt accessions: a proteome).
 
     Raises
     ------
@@ -108,7 +109,10 @@ def parse_accession(text: str) -> list[Accession]:
                 f"{text!r}: a PDB ID is 4 characters starting with a digit (pdb:5me2)"
             )
         return [Accession("pdb", rest.lower())]
-    ids = [p.strip() for p in rest.split(",") if p.strip()] if db == "uniprot" else [rest]
+    if db == "uniprot" and rest.startswith("@"):  # a file of accessions (a proteome's list)
+        ids = _accession_list(rest[1:], text)
+    else:
+        ids = [p.strip() for p in rest.split(",") if p.strip()] if db == "uniprot" else [rest]
     if not ids:
         raise ConfigError(f"{text!r}: give at least one UniProt accession")
     out = []
@@ -117,6 +121,30 @@ def parse_accession(text: str) -> list[Accession]:
             raise ConfigError(f"{text!r}: {u!r} is not a UniProt accession (e.g. Q99J21)")
         out.append(Accession("afdb", u.upper()))
     return out
+
+
+def _accession_list(path: str, text: str) -> list[str]:
+    """The accessions of a list file: separated by newlines, spaces or commas; ``#`` starts a
+    comment; of a UniProt TSV download the first column is read (its ``Entry`` header line
+    skipped)."""
+    p = Path(path).expanduser()
+    try:
+        body = p.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise ConfigError(
+            f"{text!r}: cannot read the accession list {p} ({exc.strerror})"
+        ) from None
+    ids: list[str] = []
+    for line in body.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line or line.lower().startswith("entry"):
+            continue
+        if "\t" in line:  # a UniProt TSV download: the accession is the first column
+            line = line.split("\t", 1)[0]
+        ids.extend(t for t in re.split(r"[\s,;]+", line) if t)
+    if not ids:
+        raise ConfigError(f"{text!r}: the accession list {p} is empty")
+    return list(dict.fromkeys(i.upper() for i in ids))  # each once, in the order given
 
 
 def cache_dir() -> Path:

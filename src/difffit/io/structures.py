@@ -53,6 +53,7 @@ __all__ = [
     "STRUCTURE_SUFFIXES",
     "guess_element",
     "read_structure",
+    "read_structure_data",
     "structure_format",
     "write_structure",
 ]
@@ -152,7 +153,9 @@ def _hy36_decode(text: str) -> int | None:
         return None
 
 
-def _scan_pdb_records(path: Path) -> bool | set[tuple[str, int | None, str, str]]:
+def _scan_pdb_records(
+    path: Path, text: str | None = None
+) -> bool | set[tuple[str, int | None, str, str]]:
     """One pass over the ATOM/HETATM records of a PDB file's first model: check them, and say
     which have no element column.
 
@@ -163,10 +166,18 @@ def _scan_pdb_records(path: Path) -> bool | set[tuple[str, int | None, str, str]
     Returns False when every record has an element column (the usual case), True when none
     has, else the set of (chain, residue number, insertion code, atom name) of those without.
     """
+    import contextlib
+    import io
+
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     blank: set[tuple[str, int | None, str, str]] = set()
     n_records = 0
-    with opener(path, "rt", errors="replace") as fh:
+    source = (
+        contextlib.nullcontext(io.StringIO(text))
+        if text is not None
+        else opener(path, "rt", errors="replace")
+    )
+    with source as fh:
         for n, line in enumerate(fh, 1):
             if n == 1 and line.startswith("\ufeff"):
                 raise StructureError(
@@ -304,8 +315,40 @@ def read_structure(
     """
     path = Path(path)
     check_regular_file(path, StructureError)
+    return _structure_of(path, None, chains=chains, name=name)
+
+
+def read_structure_data(
+    data: bytes,
+    label: str,
+    *,
+    chains: list[str] | tuple[str, ...] | None = None,
+    name: str | None = None,
+) -> Structure:
+    """:func:`read_structure` of a file's bytes held in memory (a member of a tar archive).
+
+    ``label`` is the file's name (its suffix says the format, ``.gz`` the compression) and
+    names it in messages and in ``Structure.source``.
+    """
+    path = Path(label)
+    try:
+        raw = gzip.decompress(data) if path.name.lower().endswith(".gz") else data
+    except (zlib.error, EOFError, gzip.BadGzipFile) as exc:
+        raise StructureError(f"{label}: damaged compressed data ({one_line(exc)})") from None
+    if b"\0" in raw and structure_format(path) == "cif":
+        raise StructureError(f"{label}: holds NUL bytes: the file is damaged or binary")
+    return _structure_of(path, raw.decode("utf-8", errors="replace"), chains=chains, name=name)
+
+
+def _structure_of(
+    path: Path,
+    text: str | None,
+    *,
+    chains: list[str] | tuple[str, ...] | None,
+    name: str | None,
+) -> Structure:
     try:  # gemmi hands names over as UTF-8; a byte that is not raises on access
-        st = _parse_first_model(path)
+        st = _parse_first_model(path, text)
         if not st.name:
             st.name = _stem(path)
         atoms = _heavy_atoms(st)
@@ -338,21 +381,27 @@ def read_structure(
     return structure
 
 
-def _parse_first_model(path: Path) -> gemmi.Structure:
+def _parse_first_model(path: Path, text: str | None = None) -> gemmi.Structure:
     """The file's first model, coordinates checked, elements fixed, alternative conformations
-    resolved (and reported)."""
+    resolved (and reported); ``text`` is the file's content when it is not read from ``path``
+    (a member of an archive; ``path`` names it in messages)."""
     fmt = structure_format(path)
     try:
         if fmt == "cif":
-            block = gemmi.cif.read(str(path)).sole_block()
+            doc = gemmi.cif.read(str(path)) if text is None else gemmi.cif.read_string(text)
+            block = doc.sole_block()
             _check_cif_coordinates(path, block)
             st = gemmi.make_structure_from_block(block)
             blank: bool | set[tuple[str, int | None, str, str]] = False
         else:
-            blank = _scan_pdb_records(path)
-            st = gemmi.read_structure(
-                str(path), merge_chain_parts=True, format=gemmi.CoorFormat.Pdb
-            )
+            blank = _scan_pdb_records(path, text)
+            if text is None:
+                st = gemmi.read_structure(
+                    str(path), merge_chain_parts=True, format=gemmi.CoorFormat.Pdb
+                )
+            else:
+                st = gemmi.read_pdb_string(text)
+                st.merge_chain_parts()
         if len(st) == 0:
             raise StructureError(f"{path}: no models (no ATOM/HETATM records)")
         while len(st) > 1:

@@ -56,6 +56,7 @@ __all__ = [
     "Confidence",
     "NullModel",
     "bh_adjust",
+    "confidence_of_statistic",
     "library_confidence",
     "normalised_scores",
 ]
@@ -171,9 +172,16 @@ def library_confidence(
     alpha
         False-discovery rate at which a candidate is called significant.
     """
+    return confidence_of_statistic(normalised_scores(scores, n_atoms, metric), metric=metric,
+                                   alpha=alpha)  # fmt: skip
+
+
+def confidence_of_statistic(u: np.ndarray, *, metric: str, alpha: float = 0.01) -> Confidence:
+    """:func:`library_confidence` from the statistics ``u`` (n,) themselves (the hierarchical
+    screen predicts some of them, :mod:`difffit.screen.hierarchy`)."""
     if not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
         raise ConfigError(f"alpha must be in (0, 1), got {alpha!r}")
-    u = normalised_scores(scores, n_atoms, metric)
+    u = np.asarray(u, dtype=np.float64)
     n = len(u)
     nan = np.full(n, np.nan)
 

@@ -12,6 +12,7 @@ folder, so a cluster's workers need no shared file system — only difffit insta
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import multiprocessing
 import os
@@ -22,12 +23,25 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
+from difffit.config import FitConfig
 from difffit.errors import ConfigError, DiffFitError
-from difffit.screen.task import CandidateRecord, FitTask, WorkerContext, run_task
+from difffit.screen.task import CandidateRecord, FitTask, WorkerContext, run_batch, run_task
 
-__all__ = ["run_dask", "run_local", "run_processes"]
+__all__ = ["WorkerPool", "batches", "run_dask", "run_local", "run_processes"]
 
 log = logging.getLogger(__name__)
+
+
+def batches(tasks: Iterable[FitTask], size: int) -> Iterator[list[FitTask]]:
+    """The tasks in lists of ``size`` (the last one shorter), read lazily."""
+    batch: list[FitTask] = []
+    for task in tasks:
+        batch.append(task)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def run_local(
@@ -73,9 +87,10 @@ def _terminate(pool: ProcessPoolExecutor) -> None:
         proc.join(timeout=5)
 
 
-def _process_task(task: FitTask) -> CandidateRecord:
+def _process_batch(tasks: list[FitTask], config: FitConfig | None) -> list[CandidateRecord]:
     assert _CTX is not None, "worker process not initialised"
-    return run_task(task, _CTX, threads=_THREADS, worker=f"process {os.getpid()}")
+    ctx = _CTX if config is None else dataclasses.replace(_CTX, config=config)
+    return run_batch(tasks, ctx, threads=_THREADS, worker=f"process {os.getpid()}")
 
 
 def _futures_wait(pending: set) -> tuple[set, set]:
@@ -84,7 +99,7 @@ def _futures_wait(pending: set) -> tuple[set, set]:
 
 
 def _windowed(
-    submit, tasks: Iterable[FitTask], window: int, wait_first=_futures_wait
+    submit, tasks: Iterable[object], window: int, wait_first=_futures_wait
 ) -> Iterator[object]:
     """Submit tasks keeping at most ``window`` in flight; yield finished futures."""
     pending: set = set()
@@ -146,41 +161,80 @@ def plan_workers(requested: int, ctx: WorkerContext, available: int | None = Non
     return requested
 
 
+class WorkerPool:
+    """``workers`` local processes, started once and kept warm for every stage of a screen.
+
+    Each process receives the map once (its :class:`WorkerContext`), imports difffit, compiles
+    the kernels and prepares the map once; a stage with other fit options (the hierarchical
+    screen's cheap and full searches) sends only its :class:`~difffit.config.FitConfig` with
+    each batch. Processes are started with ``spawn`` (safe with torch and OpenMP threads).
+    Fewer processes are started when the available memory cannot hold ``workers`` of them
+    (:func:`plan_workers`, logged).
+    """
+
+    def __init__(self, ctx: WorkerContext, *, workers: int, threads: int = 1) -> None:
+        if workers < 1:
+            raise ConfigError(f"--workers must be >= 1, got {workers}")
+        self.workers = plan_workers(workers, ctx)
+        self._pool = ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_process,
+            initargs=(ctx, int(threads), os.getpid()),
+        )
+        self._broken = False
+
+    def run(
+        self, tasks: Iterable[FitTask], config: FitConfig | None = None, *, batch: int = 1
+    ) -> Iterator[CandidateRecord]:
+        """Fit the tasks (with ``config``, default the context's), ``batch`` per round trip."""
+        pool = self._pool
+        finished = False
+        try:
+            work = batches(tasks, batch)
+            submit = lambda b: pool.submit(_process_batch, b, config)  # noqa: E731
+            for fut in _windowed(submit, work, 2 * self.workers):
+                try:
+                    yield from fut.result()  # type: ignore[attr-defined]
+                except BrokenProcessPool:
+                    raise DiffFitError(
+                        "a worker process died (killed, or out of memory?); the finished "
+                        "candidates are saved: run the same command again to resume, perhaps with "
+                        "fewer --workers"
+                    ) from None
+            finished = True
+        finally:
+            if not finished:  # interrupted, or an error: do not wait for the fits in flight
+                self._broken = True
+                _terminate(pool)
+
+    def close(self) -> None:
+        if not self._broken:
+            self._pool.shutdown(wait=True)
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is not None:
+            self._broken = True
+            _terminate(self._pool)
+        self.close()
+
+
 def run_processes(
-    tasks: Iterable[FitTask], ctx: WorkerContext, *, workers: int, threads: int = 1
+    tasks: Iterable[FitTask],
+    ctx: WorkerContext,
+    *,
+    workers: int,
+    threads: int = 1,
+    batch: int = 1,
 ) -> Iterator[CandidateRecord]:
     """Fit the tasks in ``workers`` local processes, ``threads`` CPU threads each (default 1,
-    so that N workers keep N cores busy without oversubscribing them).
-
-    Processes are started with ``spawn`` (safe with torch and OpenMP threads); each receives the
-    map and options once and prepares the map once. Fewer processes are started when the
-    available memory cannot hold ``workers`` of them (:func:`plan_workers`, logged).
-    """
-    if workers < 1:
-        raise ConfigError(f"--workers must be >= 1, got {workers}")
-    workers = plan_workers(workers, ctx)
-    pool = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_init_process,
-        initargs=(ctx, int(threads), os.getpid()),
-    )
-    finished = False
-    try:
-        for fut in _windowed(lambda t: pool.submit(_process_task, t), tasks, 2 * workers):
-            try:
-                yield fut.result()  # type: ignore[attr-defined]
-            except BrokenProcessPool:
-                raise DiffFitError(
-                    "a worker process died (killed, or out of memory?); the finished candidates are "
-                    "saved: run the same command again to resume, perhaps with fewer --workers"
-                ) from None
-        finished = True
-    finally:
-        if finished:
-            pool.shutdown(wait=True)
-        else:  # interrupted, or an error: do not wait for the fits in flight
-            _terminate(pool)
+    so that N workers keep N cores busy without oversubscribing them), ``batch`` tasks per
+    round trip (:class:`WorkerPool`)."""
+    with WorkerPool(ctx, workers=workers, threads=threads) as pool:
+        yield from pool.run(tasks, batch=batch)
 
 
 # -------------------------------------------------------------------------- Dask
@@ -189,7 +243,7 @@ _DASK_LOCK = threading.Lock()
 CONNECT_TIMEOUT = "30s"
 
 
-def _dask_task(task: FitTask, ctx: WorkerContext) -> CandidateRecord:
+def _dask_task(tasks: list[FitTask], ctx: WorkerContext) -> list[CandidateRecord]:
     """Runs on a Dask worker: one fit at a time per worker process, with all its threads."""
     try:
         from distributed import get_worker
@@ -201,7 +255,7 @@ def _dask_task(task: FitTask, ctx: WorkerContext) -> CandidateRecord:
     # numba's parallel kernels and torch's thread pool are process-wide: fits in one worker
     # process run one at a time, each with the worker's threads.
     with _DASK_LOCK:
-        return run_task(task, ctx, threads=threads, worker=where)
+        return run_batch(tasks, ctx, threads=threads, worker=where)
 
 
 def dask_client(scheduler):
@@ -224,7 +278,7 @@ def dask_client(scheduler):
 
 
 def run_dask(
-    tasks: Iterable[FitTask], ctx: WorkerContext, *, scheduler
+    tasks: Iterable[FitTask], ctx: WorkerContext, *, scheduler, batch: int = 1
 ) -> Iterator[CandidateRecord]:
     """Fit the tasks on a Dask distributed cluster (address ``tcp://host:port`` or a Client).
 
@@ -240,15 +294,16 @@ def run_dask(
             raise ConfigError(f"--scheduler {scheduler}: the cluster has no workers")
         ctx_f = client.scatter(ctx, broadcast=True, hash=False)
 
-        def submit(task: FitTask):
-            return client.submit(_dask_task, task, ctx_f, pure=False, retries=1)
+        def submit(tasks: list[FitTask]):
+            # retries: a task whose worker died (killed, lost) is run again on another one
+            return client.submit(_dask_task, tasks, ctx_f, pure=False, retries=3)
 
         def wait_first(pending: set) -> tuple[set, set]:
             res = distributed.wait(list(pending), return_when="FIRST_COMPLETED")
             return set(res.done), set(res.not_done)
 
-        for fut in _windowed(submit, tasks, 2 * slots, wait_first):
-            yield fut.result()  # type: ignore[attr-defined]
+        for fut in _windowed(submit, batches(tasks, batch), 2 * slots, wait_first):
+            yield from fut.result()  # type: ignore[attr-defined]
     finally:
         if owned:
             client.close()

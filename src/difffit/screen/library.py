@@ -1,7 +1,10 @@
 """The candidate library of a screen: which files, under which names, with which identity.
 
 A library is given as files, folders (searched recursively) and glob patterns of PDB/mmCIF
-files (``.gz`` allowed). Every candidate is identified by the SHA-256 of its file's bytes: the
+files (``.gz`` allowed), and tar archives of them (``.tar``, as the AlphaFold DB's proteome
+shards: ``.cif.gz``/``.pdb.gz`` members), read in place without unpacking (each member is read
+at its offset when it is fitted). Every candidate is identified by the SHA-256 of its file's
+bytes (a tar member's bytes: the same identity as the file unpacked): the
 identity does not depend on the file's name, its place in the list or the order in which
 candidates are fitted, so it keys the results database (resume) and the candidate's seed.
 Files with identical bytes are one candidate (the first name is kept).
@@ -20,17 +23,23 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from difffit.errors import ConfigError
 from difffit.io.structures import STRUCTURE_SUFFIXES
+from difffit.structure import Structure
 
-if TYPE_CHECKING:
-    from difffit.structure import Structure
-
-__all__ = ["LibraryEntry", "candidate_seed", "domain_library", "file_sha256", "find_library"]
+__all__ = [
+    "LibraryEntry",
+    "candidate_seed",
+    "domain_library",
+    "file_sha256",
+    "find_library",
+    "read_entry",
+    "read_location",
+]
 
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
@@ -57,12 +66,124 @@ class LibraryEntry:
     path: Path
     sha256: str
     selection: str | None = None
+    #: A tar archive's member (``path`` is the archive), with its data's offset and size.
+    member: str = ""
+    offset: int = -1
+    size: int = -1
+
+    @property
+    def location(self) -> str:
+        """Where the candidate is: the file, or ``ARCHIVE.tar::MEMBER``."""
+        return f"{self.path}{MEMBER_SEP}{self.member}" if self.member else str(self.path)
+
+    @property
+    def nbytes(self) -> int:
+        """Size of the candidate's file (bytes)."""
+        return self.size if self.member else self.path.stat().st_size
+
+    def read_bytes(self) -> bytes:
+        if not self.member:
+            return self.path.read_bytes()
+        with open(self.path, "rb") as fh:
+            fh.seek(self.offset)
+            return fh.read(self.size)
 
     def read(self) -> Structure:
         """The candidate's structure (its selection applied)."""
-        from difffit.selection import read_selected
+        return read_entry(self)
 
-        return read_selected(self.path, selection=self.selection, name=self.name)
+
+#: Separates an archive's path from a member's name in a candidate's location.
+MEMBER_SEP = "::"
+TAR_SUFFIXES = (".tar",)
+
+
+def is_tar_file(path: Path) -> bool:
+    return path.name.lower().endswith(TAR_SUFFIXES)
+
+
+def _selected(st: Structure, selection: str | None, name: str | None) -> Structure:
+    """``st`` with a recorded selection text applied (:func:`difffit.selection.read_selected`)."""
+    if not selection:
+        return st
+    from difffit.selection import parse_selection_text, select
+
+    sel, floor = parse_selection_text(selection)
+    st = select(st, sel, min_plddt=floor).structure
+    if name:
+        object.__setattr__(st, "name", name)
+    return st
+
+
+def read_entry(entry: LibraryEntry, *, name: str | None = None) -> Structure:
+    """The candidate's structure (:func:`difffit.selection.read_selected`, or of its bytes in
+    the archive), its selection applied."""
+    from difffit.io.structures import read_structure_data
+    from difffit.selection import read_selected
+
+    name = name or entry.name
+    if not entry.member:
+        return read_selected(entry.path, selection=entry.selection, name=name)
+    st = read_structure_data(entry.read_bytes(), entry.location, name=name)
+    return _selected(st, entry.selection, name)
+
+
+def read_location(
+    location: str, *, name: str | None = None, selection: str | None = None
+) -> Structure:
+    """The structure at a candidate's :attr:`LibraryEntry.location` (a file or a tar member),
+    its recorded ``selection`` applied."""
+    from difffit.errors import StructureError
+    from difffit.io.structures import read_structure_data
+    from difffit.selection import read_selected
+
+    archive, sep, member = location.partition(MEMBER_SEP)
+    if not sep or not is_tar_file(Path(archive)):
+        return read_selected(location, selection=selection, name=name)
+    import tarfile
+
+    try:
+        with tarfile.open(archive, "r:") as tf:
+            fh = tf.extractfile(member)
+            if fh is None:
+                raise KeyError(member)
+            data = fh.read()
+    except (OSError, KeyError, tarfile.TarError) as exc:
+        raise StructureError(f"{location}: cannot read the archive member ({exc})") from None
+    return _selected(read_structure_data(data, location, name=name), selection, name)
+
+
+def _tar_members(path: Path) -> list[tuple[str, int, int, str]]:
+    """(member, data offset, size, sha256) of the structure files of an uncompressed tar
+    archive, in archive order, read in one pass (the member list is not kept)."""
+    import tarfile
+
+    out = []
+    try:
+        with tarfile.open(path, "r:") as tf:
+            while (ti := tf.next()) is not None:
+                # a proteome shard's headers are not kept in memory (TarFile keeps every one)
+                tf.members.clear()  # type: ignore[attr-defined]
+                if not ti.isfile() or not is_structure_file(Path(ti.name)):
+                    continue
+                fh = tf.extractfile(ti)
+                assert fh is not None
+                h = hashlib.sha256()
+                while block := fh.read(1 << 20):
+                    h.update(block)
+                out.append((ti.name, ti.offset_data, ti.size, h.hexdigest()))
+    except tarfile.ReadError as exc:
+        raise ConfigError(
+            f"library archive {path}: not an uncompressed tar archive ({exc}); a compressed "
+            "one (.tar.gz) must be decompressed first (gunzip; its members may stay .gz)"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"library archive {path}: cannot read ({exc})") from None
+    if not out:
+        raise ConfigError(
+            f"library archive {path}: no structure files (.pdb, .cif, optionally .gz)"
+        )
+    return out
 
 
 def is_structure_file(path: Path) -> bool:
@@ -94,22 +215,25 @@ def file_sha256(path: str | os.PathLike[str], *, chunk: int = 1 << 20) -> str:
 def _expand(item: str | os.PathLike[str]) -> list[Path]:
     p = Path(item)
     if p.is_dir():
-        found = [q for q in p.rglob("*") if q.is_file() and is_structure_file(q)]
+        found = [
+            q for q in p.rglob("*") if q.is_file() and (is_structure_file(q) or is_tar_file(q))
+        ]
         if not found:
             raise ConfigError(
                 f"library folder {p}: no structure files (.pdb, .cif, optionally .gz)"
             )
         return sorted(found)
     if p.is_file():
-        if not is_structure_file(p):
+        if not (is_structure_file(p) or is_tar_file(p)):
             raise ConfigError(
-                f"library file {p}: not a structure file (.pdb, .ent, .cif, .mmcif, optionally .gz)"
+                f"library file {p}: not a structure file (.pdb, .ent, .cif, .mmcif, optionally "
+                ".gz) nor a tar archive of them"
             )
         return [p]
     text = str(item)
     if _GLOB_CHARS.search(text):
         found = sorted(Path(q) for q in glob.glob(text, recursive=True))
-        found = [q for q in found if q.is_file() and is_structure_file(q)]
+        found = [q for q in found if q.is_file() and (is_structure_file(q) or is_tar_file(q))]
         if not found:
             raise ConfigError(f"library pattern {text!r} matches no structure files")
         return found
@@ -183,25 +307,36 @@ def find_library(
         for p in _expand(item):
             paths.setdefault((p.resolve(), str(sel or "")), (p, sel))
     ordered_keys = sorted(paths, key=lambda k: (str(k[0]), k[1]))
-    ordered = [paths[k][0] for k in ordered_keys]
-    texts = [_selection_text(paths[k][1], min_plddt) for k in ordered_keys]
-    hashes = [_identity(file_sha256(p), t) for p, t in zip(ordered, texts, strict=True)]
+    # (file, member, offset, size, identity, selection, its text): a tar archive stands for its
+    # members, in order
+    found: list[tuple[Path, str, int, int, str, Any, str | None]] = []
+    for key in ordered_keys:
+        p, sel = paths[key]
+        text = _selection_text(sel, min_plddt)
+        if is_tar_file(p):
+            found.extend((p, m, off, size, _identity(h, text), sel, text)
+                         for m, off, size, h in _tar_members(p))  # fmt: skip
+        else:
+            found.append((p, "", -1, -1, _identity(file_sha256(p), text), sel, text))
     seen: set[str] = set()
-    keep: list[int] = []
-    for i, h in enumerate(hashes):
-        if h not in seen:
-            seen.add(h)
-            keep.append(i)
-    kept_paths = [ordered[i] for i in keep]
-    distinct = list({p.resolve(): p for p in kept_paths}.values())  # a file named twice, selected
-    name_of = dict(zip((p.resolve() for p in distinct), _unique_names(distinct), strict=True))
-    names = [name_of[p.resolve()] for p in kept_paths]
-    entries = []
-    for n, p, i in zip(names, kept_paths, keep, strict=True):
-        sel = paths[ordered_keys[i]][1]
-        entries.append(LibraryEntry(name=n + (sel.suffix() if sel is not None else ""), path=p,
-                                    sha256=hashes[i], selection=texts[i]))  # fmt: skip
-    return entries, len(ordered) - len(keep)
+    kept: list[tuple[Path, str, int, int, str, Any, str | None]] = []
+    for f in found:
+        if f[4] not in seen:
+            seen.add(f[4])
+            kept.append(f)
+    # names from the files' paths (a member's from the archive's folder and its own path); a
+    # file named twice with other selections keeps its name, with the selection's suffix
+    keys = [(f[0].resolve(), f[1]) for f in kept]
+    distinct: dict[tuple[Path, str], Path] = {}
+    for key, (p, m, *_) in zip(keys, kept, strict=True):
+        distinct.setdefault(key, p.resolve().parent / p.name / m if m else p)
+    name_of = dict(zip(distinct, _unique_names(list(distinct.values())), strict=True))
+    entries = [
+        LibraryEntry(name=name_of[key] + (sel.suffix() if sel is not None else ""), path=p,
+                     sha256=h, selection=text, member=m, offset=off, size=size)
+        for key, (p, m, off, size, h, sel, text) in zip(keys, kept, strict=True)
+    ]  # fmt: skip
+    return entries, len(found) - len(kept)
 
 
 def _selection_text(sel: Any, min_plddt: float | None) -> str | None:
@@ -239,13 +374,13 @@ def domain_library(
     """
     from difffit.domains import domain_structure, split_domains
     from difffit.errors import StructureError
-    from difffit.io.structures import read_structure, write_structure
+    from difffit.io.structures import write_structure
 
     folder = Path(folder)
     out: list[LibraryEntry] = []
     report: list[tuple[str, str]] = []
     for e in entries:
-        st = read_structure(e.path)
+        st = read_entry(e)
         try:
             split = split_domains(st)
         except StructureError as exc:

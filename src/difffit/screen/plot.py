@@ -11,7 +11,11 @@ from difffit.io.atomic import atomic_path
 from difffit.screen.confidence import CORRELATION_METRICS, MIN_LIBRARY
 from difffit.screen.workflow import ScreenResult
 
-__all__ = ["plot_scores", "significance_title"]
+__all__ = ["LARGE_LIBRARY", "plot_scores", "significance_title"]
+
+#: Above this many candidates the histogram's counts are drawn on a log scale (the null's tail
+#: and the hits stay visible beside the bulk) and the scatter's points are small and faint.
+LARGE_LIBRARY = 500
 
 
 def significance_title(n_candidates: int, n_significant: int, alpha: float, null) -> str:
@@ -89,12 +93,17 @@ def plot_scores(result: ScreenResult, path: str | os.PathLike[str], *, n_labels:
                              textcoords="offset points", rotation=90, ha="center", va="bottom",
                              fontsize=7, color="C3")  # fmt: skip
             ax1.margins(y=0.35)
+            if len(u) > LARGE_LIBRARY:  # the null's tail and a few hits beside 10^4 decoys
+                ax1.set_yscale("log")
+                ax1.set_ylim(0.5, 50.0 * float(np.histogram(u, bins=bins)[0].max()))
         ax1.set_xlabel(f"atanh({metric}) x sqrt(atoms)" if corr else f"best {metric}")
         ax1.set_ylabel("candidates")
         ax1.set_title(significance_title(len(u), int(sig.sum()), result.config.alpha, null))
         ax1.legend(fontsize=8, loc="upper right")
 
-        ax2.scatter(atoms[~sig], scores[~sig], s=12, color="0.5", label=rest_label)
+        big = len(u) > LARGE_LIBRARY
+        ax2.scatter(atoms[~sig], scores[~sig], s=3 if big else 12, color="0.5",
+                    alpha=0.35 if big else 1.0, linewidths=0, label=rest_label)  # fmt: skip
         ax2.scatter(atoms[sig], scores[sig], s=24, color="C3", label="significant")
         for i in range(min(n_labels, len(ranked))):
             ax2.annotate(ranked[i].record.name, (atoms[i], scores[i]), fontsize=7,

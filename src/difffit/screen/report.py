@@ -5,12 +5,14 @@ Format ``difffit-screen-results`` version 1 (next to the database ``screen.sqlit
 ``candidates.csv``
     One row per library candidate: the fitted ones by rank, then the ones not fitted (rank
     empty, ``status`` and ``reason`` say why). Columns: ``rank, structure, status, residues,
-    atoms, metric, score, second_score, norm_score, z, p_value, q_value, significant, hits,
+    atoms, metric, score, second_score, norm_score, z, p_value, q_value, significant, search, hits,
     correlation, cam, overlap, density, inside, n_clusters, r11 … r33, t1 t2 t3, seed, fit_s, cpu_s,
     reason, path, sha256``. ``score`` is the best cluster's value of ``metric``;
     ``second_score`` the candidate's next-best cluster's; ``norm_score`` the size-normalised
     score that ranks the library, ``z`` its robust z-score, ``p_value`` and ``q_value`` (BH) its
-    significance under the library's null (:mod:`difffit.screen.confidence`); the transform
+    significance under the library's null (:mod:`difffit.screen.confidence`); ``search`` is
+    ``full``, or ``cheap`` for a candidate of a hierarchical screen that kept its cheap stage's
+    result (its ``norm_score`` is then predicted, :mod:`difffit.screen.hierarchy`); the transform
     maps the candidate file's coordinates into the map (``x' = R x + t``, Å). Written
     atomically (a ``.part`` file renamed).
 ``models/rank_NNN_<structure>.cif``
@@ -30,6 +32,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +60,7 @@ CANDIDATE_COLUMNS = (
     "p_value",
     "q_value",
     "significant",
+    "search",
     "hits",
     "correlation",
     "cam",
@@ -74,13 +78,12 @@ CANDIDATE_COLUMNS = (
 )
 
 
-def candidate_rows(result: ScreenResult) -> list[dict[str, Any]]:
-    """The rows of ``candidates.csv``."""
+def candidate_rows(result: ScreenResult) -> Iterator[dict[str, Any]]:
+    """The rows of ``candidates.csv``, by rank, one at a time (the table is streamed)."""
     metric = result.config.metric
-    rows = []
     for c in result.ranked:
         r = c.record
-        rows.append(
+        yield (
             {
                 "rank": c.rank,
                 "structure": r.name,
@@ -95,6 +98,7 @@ def candidate_rows(result: ScreenResult) -> list[dict[str, Any]]:
                 "p_value": c.p,
                 "q_value": c.q,
                 "significant": "" if math.isnan(c.q) else int(c.significant),
+                "search": c.search,
                 "hits": r.hits,
                 "correlation": r.correlation,
                 "cam": r.cam,
@@ -126,8 +130,7 @@ def candidate_rows(result: ScreenResult) -> list[dict[str, Any]]:
                 "sha256": r.sha256,
             }
         )
-        rows.append(row)
-    return rows
+        yield row
 
 
 def write_screen_report(
@@ -146,7 +149,7 @@ def write_screen_report(
     only leaves out the plot (logged).
     """
     from difffit.io.structures import write_structure
-    from difffit.selection import read_selected
+    from difffit.screen.library import read_location
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -161,7 +164,7 @@ def write_screen_report(
         from difffit.geometry import RigidTransform
 
         selection = result.info.get("selections", {}).get(r.sha256)
-        st = read_selected(r.path, selection=selection, name=r.name)
+        st = read_location(r.path, name=r.name, selection=selection)
         p = write_structure(
             st,
             models_dir / model_file_name(c.rank, r.name),

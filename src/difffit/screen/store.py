@@ -33,7 +33,7 @@ from difffit.io.atomic import disk_full_error
 from difffit.results import TRANSFORM_COLUMNS
 from difffit.screen.task import CandidateRecord
 
-__all__ = ["DB_FORMAT", "DB_VERSION", "FINAL_STATUSES", "ScreenStore"]
+__all__ = ["DB_FORMAT", "DB_VERSION", "FINAL_STATUSES", "TABLES", "ScreenStore"]
 
 DB_FORMAT = "difffit-screen"
 DB_VERSION = 1
@@ -54,9 +54,7 @@ _NUMERIC = (
     "fit_s",
     "cpu_s",
 )
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS candidates (
+_COLUMNS = f"""(
     sha256 TEXT PRIMARY KEY,
     name TEXT NOT NULL,
     path TEXT NOT NULL,
@@ -69,8 +67,14 @@ CREATE TABLE IF NOT EXISTS candidates (
     {", ".join(f"{c} REAL" for c in TRANSFORM_COLUMNS)},
     clusters TEXT NOT NULL DEFAULT '[]',
     fit_s REAL, cpu_s REAL, worker TEXT, finished_at TEXT
-);
-"""
+)"""
+#: ``candidates``: the final record of each candidate; ``cheap``: the cheap stage of a
+#: hierarchical screen (:mod:`difffit.screen.hierarchy`), same columns.
+TABLES = ("candidates", "cheap")
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
+    + "".join(f"CREATE TABLE IF NOT EXISTS {t} {_COLUMNS};\n" for t in TABLES)
+)
 
 
 def _db_value(v: float) -> float | None:
@@ -112,10 +116,11 @@ class ScreenStore:
 
     def _add_missing_columns(self) -> None:
         """Columns added to format version 1 after its first databases were written."""
-        have = {row[1] for row in self._con.execute("PRAGMA table_info(candidates)")}
-        for name in ("cpu_s",):
-            if name not in have:
-                self._con.execute(f"ALTER TABLE candidates ADD COLUMN {name} REAL")
+        for table in TABLES:
+            have = {row[1] for row in self._con.execute(f"PRAGMA table_info({table})")}
+            for name in ("cpu_s",):
+                if name not in have:
+                    self._con.execute(f"ALTER TABLE {table} ADD COLUMN {name} REAL")
 
     # ------------------------------------------------------------------ locking
     def _take_lock(self) -> TextIO:
@@ -213,8 +218,10 @@ class ScreenStore:
         )
 
     # ---------------------------------------------------------------- records
-    def record(self, rec: CandidateRecord) -> None:
-        """Store one candidate's outcome in its own transaction (replacing an older row)."""
+    def record(self, rec: CandidateRecord, *, table: str = "candidates") -> None:
+        """Store one candidate's outcome in its own transaction (replacing an older row);
+        ``table`` is one of :data:`TABLES`."""
+        _check_table(table)
         t = list(rec.transform) if rec.transform else [None] * len(TRANSFORM_COLUMNS)
         values = {
             "sha256": rec.sha256,
@@ -239,7 +246,7 @@ class ScreenStore:
             with self._con:
                 self._con.execute("BEGIN IMMEDIATE")
                 self._con.execute(
-                    f"INSERT OR REPLACE INTO candidates ({cols}) VALUES ({marks})",
+                    f"INSERT OR REPLACE INTO {table} ({cols}) VALUES ({marks})",
                     list(values.values()),
                 )
         except sqlite3.DatabaseError as exc:
@@ -247,9 +254,12 @@ class ScreenStore:
                 raise disk_full_error(self.path) from None
             raise
 
-    def records(self, sha256s: Iterable[str] | None = None) -> dict[str, CandidateRecord]:
-        """Stored records by SHA-256 (only those named, when given)."""
-        cur = self._con.execute("SELECT * FROM candidates")
+    def records(
+        self, sha256s: Iterable[str] | None = None, *, table: str = "candidates"
+    ) -> dict[str, CandidateRecord]:
+        """Stored records by SHA-256 (only those named, when given) of ``table``."""
+        _check_table(table)
+        cur = self._con.execute(f"SELECT * FROM {table}")
         names = [d[0] for d in cur.description]
         want = set(sha256s) if sha256s is not None else None
         out: dict[str, CandidateRecord] = {}
@@ -272,6 +282,11 @@ class ScreenStore:
 
     def count(self) -> int:
         return int(self._con.execute("SELECT COUNT(*) FROM candidates").fetchone()[0])
+
+
+def _check_table(table: str) -> None:
+    if table not in TABLES:
+        raise ValueError(f"table must be one of {TABLES}, got {table!r}")
 
 
 def _disk_full(exc: sqlite3.DatabaseError) -> bool:

@@ -33,7 +33,9 @@ __all__ = [
     "FitTask",
     "WorkerContext",
     "density_sha256",
+    "run_batch",
     "run_task",
+    "search_map_for",
 ]
 
 #: ``done``: fitted; ``skipped``: cannot be fitted (unreadable, larger than the map box);
@@ -178,6 +180,38 @@ def prepared_for(ctx: WorkerContext) -> PreparedMap:
         return _PREPARED[key]
 
 
+_SEARCH_MAPS: dict[tuple[str, str, str], Any] = {}
+
+
+def search_map_for(ctx: WorkerContext) -> Any:
+    """The map in every form a fit samples (:class:`~difffit.fitting.pipeline.SearchMap`),
+    derived once per process and context (the map's tensors are not rebuilt per candidate)."""
+    from difffit.device import resolve_device
+    from difffit.fitting.pipeline import prepare_search_map
+
+    cfg = ctx.config
+    parts = {k: cfg.to_dict()[k] for k in ("prep", "quality", "refine")}
+    key = (ctx.map_sha256, json.dumps(parts, sort_keys=True), ctx.device)
+    with _PREPARED_LOCK:
+        hit = _SEARCH_MAPS.get(key)
+    if hit is not None:
+        return hit
+    prepared = prepared_for(ctx)
+    smap = prepare_search_map(prepared, cfg, device=resolve_device(ctx.device))
+    with _PREPARED_LOCK:
+        if len(_SEARCH_MAPS) >= 4:  # a cheap and a full context per run; never a growing cache
+            _SEARCH_MAPS.clear()
+        _SEARCH_MAPS[key] = smap
+    return smap
+
+
+def run_batch(
+    tasks: list[FitTask], ctx: WorkerContext, *, threads: int | None = None, worker: str = "local"
+) -> list[CandidateRecord]:
+    """Fit several (small) candidates in one call: one round trip to a worker for all."""
+    return [run_task(t, ctx, threads=threads, worker=worker) for t in tasks]
+
+
 def run_task(
     task: FitTask, ctx: WorkerContext, *, threads: int | None = None, worker: str = "local"
 ) -> CandidateRecord:
@@ -197,7 +231,7 @@ def run_task(
     t0, c0 = time.perf_counter(), time.process_time()
     try:
         result = fit(
-            prepared_for(ctx),
+            search_map_for(ctx),
             st,
             config=ctx.config,
             device=ctx.device,

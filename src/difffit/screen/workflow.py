@@ -18,8 +18,8 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -29,8 +29,14 @@ from difffit.config import ScreenConfig
 from difffit.density.map import DensityMap
 from difffit.errors import ConfigError, StructureError
 from difffit.progress import Progress
-from difffit.screen.confidence import Confidence, NullModel, library_confidence
-from difffit.screen.library import LibraryEntry, candidate_seed
+from difffit.screen.confidence import (
+    Confidence,
+    NullModel,
+    confidence_of_statistic,
+    library_confidence,
+    normalised_scores,
+)
+from difffit.screen.library import LibraryEntry, candidate_seed, read_entry
 from difffit.screen.prefilter import size_check
 from difffit.screen.store import FINAL_STATUSES, ScreenStore
 from difffit.screen.task import (
@@ -67,6 +73,9 @@ class RankedCandidate:
     p: float
     q: float
     significant: bool
+    #: ``"full"``: the full search; ``"cheap"``: the hierarchical screen's cheap stage only
+    #: (``norm_score`` is then the full search's statistic predicted from it).
+    search: str = "full"
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,23 +137,45 @@ class ScreenResult:
 
 
 def _run_identity(map_sha: str, config: ScreenConfig, seed: int) -> tuple[dict[str, Any], str]:
-    run = {"map_sha256": map_sha, "fit_options": config.fit.to_dict(), "seed": int(seed)}
+    run: dict[str, Any] = {
+        "map_sha256": map_sha, "fit_options": config.fit.to_dict(), "seed": int(seed)
+    }  # fmt: skip
+    if config.hierarchical:  # a plain screen's identity is the one it always had
+        from difffit.screen.hierarchy import cheap_fit_config
+
+        run["hierarchy"] = {
+            "cheap_fit_options": cheap_fit_config(config.fit).to_dict(),
+            "full_top": config.full_top,
+            "calibration": config.calibration,
+            "margin": config.margin,
+        }
     run = json.loads(json.dumps(run, sort_keys=True))
     return run, hashlib.sha256(json.dumps(run, sort_keys=True).encode()).hexdigest()
 
 
 def rank_records(
-    records: Sequence[CandidateRecord], *, metric: str, alpha: float
+    records: Sequence[CandidateRecord],
+    *,
+    metric: str,
+    alpha: float,
+    statistic: Mapping[str, float] | None = None,
+    cheap: frozenset[str] = frozenset(),
 ) -> tuple[tuple[RankedCandidate, ...], Confidence]:
     """Rank the fitted records by their size-normalised score (then name) with their confidence.
 
     The order of ``records`` does not matter: ties are broken by name and file hash.
+    ``statistic`` (by SHA-256) replaces the statistic computed from a record's score (the
+    hierarchical screen's predictions); ``cheap`` names the records of its cheap stage.
     """
     done = [r for r in records if r.status == "done"]
-    conf = library_confidence(
-        np.array([r.score for r in done]), np.array([r.n_atoms for r in done]),
-        metric=metric, alpha=alpha,
-    )  # fmt: skip
+    if statistic is None:
+        conf = library_confidence(
+            np.array([r.score for r in done]), np.array([r.n_atoms for r in done]),
+            metric=metric, alpha=alpha,
+        )  # fmt: skip
+    else:
+        u = np.array([statistic[r.sha256] for r in done], dtype=np.float64)
+        conf = confidence_of_statistic(u, metric=metric, alpha=alpha)
     order = sorted(range(len(done)), key=lambda i: (-conf.u[i], done[i].name, done[i].sha256))
     ranked = tuple(
         RankedCandidate(
@@ -155,6 +186,7 @@ def rank_records(
             p=float(conf.p[i]),
             q=float(conf.q[i]),
             significant=bool(conf.significant[i]),
+            search="cheap" if done[i].sha256 in cheap else "full",
         )
         for k, i in enumerate(order)
     )
@@ -227,7 +259,7 @@ def screen(
         finished = {k: r for k, r in previous.items() if r.status in FINAL_STATUSES}
         todo = [e for e in entries if e.sha256 not in finished]
         # biggest files first: the longest fits start early, the last ones are short
-        todo.sort(key=lambda e: (-e.path.stat().st_size, e.name))
+        todo.sort(key=lambda e: (-e.nbytes, e.name))
         total = len(entries)
         done_count = len(finished)
         counts_now: dict[str, int] = {}
@@ -247,25 +279,238 @@ def screen(
                     rec.name,
                     rec.reason,
                 )
-            emit(rec.name)
+            if not config.hierarchical:  # the hierarchical screen reports its own stages
+                emit(rec.name)
 
-        emit()
-        if done_count:
-            log.info("resuming: %d of %d candidates finished by an earlier run", done_count, total)
         t_fit = time.perf_counter()
-        tasks = _fit_tasks(todo, seed, config, footprint_volume, box_volume, keep)
-        records, executor = _execute(tasks, ctx, scheduler=scheduler, workers=workers,
-                                     threads=threads)  # fmt: skip
-        for rec in records:
-            keep(rec)
+        with _Runner(ctx, scheduler=scheduler, workers=workers, threads=threads) as runner:
+            if not config.hierarchical:
+                emit()
+                if done_count:
+                    log.info("resuming: %d of %d candidates finished by an earlier run",
+                             done_count, total)  # fmt: skip
+                tasks = _fit_tasks(todo, seed, config, footprint_volume, box_volume, keep)
+                for rec in runner.run(tasks):
+                    keep(rec)
+                hier = None
+            else:
+                hier = _hierarchical(
+                    store, entries, finished, seed, config, footprint_volume, box_volume,
+                    keep, runner, progress,
+                )  # fmt: skip
         fit_wall = time.perf_counter() - t_fit
         final = store.records(shas)
+        if hier is not None:  # the cheap stage's record where there is no full one
+            cheap_recs = store.records(hier.cheap_only, table="cheap")
+            final.update(cheap_recs)
 
     return _screen_result(
         entries, final, finished, counts_now, config, seed, prepared, map_sha, run_hash,
-        executor=executor, device=device, box_volume=box_volume,
-        wall_s=time.perf_counter() - t_start, fit_wall=fit_wall,
+        executor=runner.name, device=device, box_volume=box_volume,
+        wall_s=time.perf_counter() - t_start, fit_wall=fit_wall, hier=hier,
     )  # fmt: skip
+
+
+class _Runner:
+    """Where a screen's fits run, set up once for all its stages: this process, a pool of
+    warm local processes, or a Dask cluster."""
+
+    def __init__(
+        self, ctx: WorkerContext, *, scheduler: Any, workers: int, threads: int | None
+    ) -> None:
+        self.ctx, self.scheduler, self.threads = ctx, scheduler, threads
+        self.pool: Any = None
+        if scheduler is not None:
+            self.name = f"dask {scheduler if isinstance(scheduler, str) else 'client'}"
+        elif workers > 1:
+            from difffit.screen.executors import WorkerPool
+
+            self.pool = WorkerPool(ctx, workers=workers, threads=threads or 1)
+            self.name = f"{workers} local processes"
+        else:
+            self.name = "this process"
+
+    def run(
+        self, tasks: Iterator[FitTask], config: Any = None, *, batch: int = 1
+    ) -> Iterator[CandidateRecord]:
+        """The records of ``tasks`` fitted with ``config`` (default the context's options)."""
+        ctx = self.ctx if config is None else replace(self.ctx, config=config)
+        if self.scheduler is not None:
+            from difffit.screen.executors import run_dask
+
+            return run_dask(tasks, ctx, scheduler=self.scheduler, batch=batch)
+        if self.pool is not None:
+            return self.pool.run(tasks, config, batch=batch)
+        from difffit.screen.executors import run_local
+
+        return run_local(tasks, ctx, threads=self.threads)
+
+    def __enter__(self) -> _Runner:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.pool is not None:
+            self.pool.__exit__(*exc)
+
+
+#: Cheap fits sent to a worker process per round trip (a cheap fit takes ~0.1 s).
+CHEAP_BATCH = 4
+#: At most this many rounds of promotion to the full search (each round calibrates again).
+MAX_ROUNDS = 20
+
+
+@dataclass(frozen=True)
+class HierarchyOutcome:
+    """What the hierarchical screen decided: the statistic of every fitted candidate (full or
+    predicted), the candidates left with their cheap result, and the figures of the stages."""
+
+    statistic: dict[str, float]
+    cheap_only: frozenset[str]
+    info: dict[str, Any]
+    #: Candidates whose final result comes from this run.
+    fitted_now: frozenset[str] = frozenset()
+
+
+def _hierarchical(
+    store: ScreenStore,
+    entries: Sequence[LibraryEntry],
+    finished: dict[str, CandidateRecord],
+    seed: int,
+    config: ScreenConfig,
+    footprint_volume: float,
+    box_volume: float,
+    keep: Callable[[CandidateRecord], None],
+    runner: _Runner,
+    progress: ProgressCallback | None,
+) -> HierarchyOutcome:
+    """The cheap stage for every candidate, then the full search for those that could still be
+    significant (:mod:`difffit.screen.hierarchy`); every record is stored as it finishes."""
+    from difffit.screen.hierarchy import calibration_sample, cheap_fit_config, next_full
+
+    metric, total = config.metric, len(entries)
+    cheap_cfg = cheap_fit_config(config.fit)
+    shas = [e.sha256 for e in entries]
+    cheap = {k: r for k, r in store.records(shas, table="cheap").items() if r.status == "done"}
+    cheap_now: set[str] = set()
+    full_now: set[str] = set()
+    t0 = time.perf_counter()
+
+    # ---- stage 1: the cheap search of every candidate not finished (or refused) before
+    n_cheap_before = sum(
+        1 for e in entries
+        if e.sha256 in cheap or (e.sha256 in finished and finished[e.sha256].status != "done")
+    )  # fmt: skip
+    state = {"done": n_cheap_before}
+
+    def emit(stage: str, done: int, n: int, name: str = "") -> None:
+        if progress is not None:
+            progress(Progress(stage, done, n, name))
+
+    def keep_cheap(rec: CandidateRecord) -> None:
+        if rec.status == "done":
+            store.record(rec, table="cheap")
+            cheap[rec.sha256] = rec
+            cheap_now.add(rec.sha256)
+            state["done"] += 1
+            emit("candidates", state["done"], total, rec.name)
+        else:  # refused or failed in the cheap stage: its final record (failed: retried)
+            keep(rec)
+            state["done"] += 1
+
+    def keep_refused(rec: CandidateRecord) -> None:
+        keep(rec)
+        state["done"] += 1
+
+    emit("candidates", state["done"], total)
+    # every candidate not refused before needs a cheap result (a fully searched one too: it
+    # calibrates the cheap stage)
+    todo = [
+        e for e in entries
+        if e.sha256 not in cheap and (e.sha256 not in finished or finished[e.sha256].status == "done")
+    ]  # fmt: skip
+    todo.sort(key=lambda e: (-e.nbytes, e.name))
+    tasks = _fit_tasks(todo, seed, config, footprint_volume, box_volume, keep_refused)
+    for rec in runner.run(tasks, cheap_cfg, batch=CHEAP_BATCH):
+        keep_cheap(rec)
+    cheap_wall = time.perf_counter() - t0
+
+    # ---- stage 2: the full search where it could matter, calibrated round by round
+    main = store.records(shas)
+    refused = {k for k, r in main.items() if r.status != "done"}
+    u_cheap = _statistics({k: r for k, r in cheap.items() if k not in refused}, metric)
+    full = {k: r for k, r in main.items() if r.status == "done"}
+    by_sha = {e.sha256: e for e in entries}
+    ranked_cheap = sorted(u_cheap, key=lambda k: (-u_cheap[k], by_sha[k].name))
+    top = ranked_cheap[: config.full_top]
+    random_sample = set(calibration_sample(ranked_cheap[config.full_top :], config.calibration,
+                                           seed))  # fmt: skip
+    want = set(top) | random_sample
+    t1 = time.perf_counter()
+    rounds, plan, n_fitted_full = 0, None, 0
+    while True:
+        run_now = [by_sha[k] for k in ranked_cheap if k in want and k not in full]
+        if run_now:
+            rounds += 1
+            log.info("hierarchical screen, round %d: the full search for %d candidates",
+                     rounds, len(run_now))  # fmt: skip
+            n_want = len(want)
+            done_full = len(want & set(full))
+            emit("full", done_full, n_want)
+            tasks = _fit_tasks(run_now, seed, config, footprint_volume, box_volume, keep)
+            for rec in runner.run(tasks):
+                keep(rec)
+                if rec.status == "done":
+                    full[rec.sha256] = rec
+                    full_now.add(rec.sha256)
+                    n_fitted_full += 1
+                else:  # cannot be fitted fully: out of the ranking (retried when failed)
+                    u_cheap.pop(rec.sha256, None)
+                done_full += 1
+                emit("full", done_full, n_want, rec.name)
+        u_full = _statistics({k: r for k, r in full.items() if k in u_cheap}, metric)
+        plan = next_full(u_cheap, u_full, random_sample=random_sample & set(u_full),
+                         metric=metric, alpha=config.alpha, margin=config.margin,
+                         top=config.full_top)  # fmt: skip
+        if not plan.more or rounds >= MAX_ROUNDS:
+            break
+        want |= set(plan.more)
+    # candidates fully searched in an earlier run with other choices stay fully searched
+    statistic = {**plan.statistic, **{k: u_full[k] for k in u_full}}
+    cheap_only = frozenset(k for k in u_cheap if k not in u_full)
+    info = {
+        "cheap_search": cheap_cfg.search.to_dict(),
+        "cheap_refine": cheap_cfg.refine.to_dict(),
+        "candidates": len(u_cheap),
+        "full": len(u_full),
+        "cheap_only": len(cheap_only),
+        "full_top": len(top),
+        "calibration_sample": len(random_sample),
+        "promoted": len(u_full) - len(set(u_full) & (set(top) | random_sample)),
+        "rounds": rounds,
+        "calibration": asdict(plan.calibration),
+        "u_significant_at_least": plan.u_sig,
+        "least_gap": plan.gap,
+        "cheap_wall_s": round(cheap_wall, 3),
+        "full_wall_s": round(time.perf_counter() - t1, 3),
+        "full_fitted_now": n_fitted_full,
+        # candidates whose final result comes from this run (the cheap-only ones: their cheap fit)
+        "fitted_now": len(full_now | (cheap_only & cheap_now)),
+    }
+    if rounds >= MAX_ROUNDS and plan.more:
+        log.warning("hierarchical screen: %d candidates could still be significant after %d "
+                    "rounds; they keep their cheap result", len(plan.more), rounds)  # fmt: skip
+    now = frozenset(full_now | (cheap_only & cheap_now))
+    return HierarchyOutcome(statistic=statistic, cheap_only=cheap_only, info=info, fitted_now=now)
+
+
+def _statistics(records: Mapping[str, CandidateRecord], metric: str) -> dict[str, float]:
+    """The ranking statistic of each record (by SHA-256)."""
+    keys = list(records)
+    u = normalised_scores(
+        np.array([records[k].score for k in keys]), np.array([records[k].n_atoms for k in keys]),
+        metric,
+    )  # fmt: skip
+    return {k: float(v) for k, v in zip(keys, u, strict=True)}
 
 
 def _check_screen_args(
@@ -308,9 +553,9 @@ def _fit_tasks(
     instead of yielded."""
     for e in todo:
         cseed = candidate_seed(seed, e.sha256)
-        base: dict[str, Any] = dict(sha256=e.sha256, name=e.name, path=str(e.path), seed=cseed)
+        base: dict[str, Any] = dict(sha256=e.sha256, name=e.name, path=e.location, seed=cseed)
         try:
-            st = e.read()
+            st = read_entry(e)
         except StructureError as exc:
             keep(CandidateRecord(status="skipped", reason=one_line(exc), **base))
             continue
@@ -325,27 +570,6 @@ def _fit_tasks(
                                  n_residues=st.n_residues, **base))  # fmt: skip
             continue
         yield FitTask.make(structure=st, **base)
-
-
-def _execute(
-    tasks: Iterator[FitTask], ctx: WorkerContext, *, scheduler: Any, workers: int,
-    threads: int | None,
-) -> tuple[Iterable[CandidateRecord], str]:  # fmt: skip
-    """Run the fits on Dask, local processes or in this process; (records, executor name)."""
-    if scheduler is not None:
-        from difffit.screen.executors import run_dask
-
-        return run_dask(tasks, ctx, scheduler=scheduler), (
-            f"dask {scheduler if isinstance(scheduler, str) else 'client'}"
-        )
-    if workers > 1:
-        from difffit.screen.executors import run_processes
-
-        records = run_processes(tasks, ctx, workers=workers, threads=threads or 1)
-        return records, f"{workers} local processes"
-    from difffit.screen.executors import run_local
-
-    return run_local(tasks, ctx, threads=threads), "this process"
 
 
 def _screen_result(
@@ -364,6 +588,7 @@ def _screen_result(
     box_volume: float,
     wall_s: float,
     fit_wall: float,
+    hier: HierarchyOutcome | None = None,
 ) -> ScreenResult:
     """Rank the stored records and gather the run's counts and figures."""
     shas = [e.sha256 for e in entries]
@@ -371,14 +596,16 @@ def _screen_result(
     by_sha = {e.sha256: e for e in entries}
     # names and paths as given in this run (an earlier run may have named a file differently)
     recs = [
-        replace(final[e.sha256], name=e.name, path=str(e.path))
-        for e in entries
-        if e.sha256 in final
+        replace(final[e.sha256], name=e.name, path=e.location) for e in entries if e.sha256 in final
     ]
     missing = [by_sha[s].name for s in shas if s not in final]
     if missing:  # cannot happen unless the database was changed under us
         raise ConfigError(f"no result stored for {', '.join(missing[:5])}")
-    ranked, conf = rank_records(recs, metric=config.metric, alpha=config.alpha)
+    if hier is None:
+        ranked, conf = rank_records(recs, metric=config.metric, alpha=config.alpha)
+    else:
+        ranked, conf = rank_records(recs, metric=config.metric, alpha=config.alpha,
+                                    statistic=hier.statistic, cheap=hier.cheap_only)  # fmt: skip
     not_fitted = tuple(
         sorted((r for r in recs if r.status != "done"), key=lambda r: (r.status, r.name))
     )
@@ -386,6 +613,15 @@ def _screen_result(
     for s in ("done", "skipped", "filtered", "failed"):
         counts[s] = sum(1 for r in recs if r.status == s)
     fitted_now = [r for r in recs if r.status == "done" and r.sha256 not in finished]
+    if hier is not None:  # a candidate is fitted now when its final stage ran in this run
+        fitted_now = [r for r in recs if r.status == "done" and r.sha256 in hier.fitted_now]
+        counts["fitted_now"] = len(fitted_now)
+        counts["resumed"] = (
+            counts["done"]
+            + counts["skipped"]
+            - counts["fitted_now"]
+            - sum(counts_now.get(k, 0) for k in ("skipped",))
+        )
     sizes = [r.n_residues for r in recs if r.status == "done"]
     info = {
         "difffit_version": __version__,
@@ -408,6 +644,8 @@ def _screen_result(
     selections = {e.sha256: e.selection for e in entries if e.selection}
     if selections:  # what report writers read the fitted models with
         info["selections"] = selections
+    if hier is not None:
+        info["hierarchy"] = hier.info
     return ScreenResult(
         ranked=ranked,
         not_fitted=not_fitted,
