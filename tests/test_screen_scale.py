@@ -146,6 +146,32 @@ def test_tar_of_gz_members_is_read_in_place_with_the_files_identity(case, tmp_pa
         find_library([bad])
 
 
+def test_tar_members_take_the_selection_and_plddt_floor(case, tmp_path):
+    """A selection (ARCHIVE:RANGES) and --min-plddt apply to an archive's members as to files:
+    the same atoms, a new identity, and the reader applies them from the location."""
+    _, _, lib, _, _ = case
+    p = sorted(lib.glob("*.pdb"))[0]
+    shard = tmp_path / "one.tar"
+    with tarfile.open(shard, "w") as tf:
+        tf.add(p, arcname=p.name)
+    whole = read_structure(p)
+    chain = whole.chains[0]
+    nums = sorted({int(r) for r in whole.residue_numbers[whole.chain_ids == chain]})
+    first, last = nums[0], nums[len(nums) // 2]
+    sel = f"{chain}:{first}-{last}"
+    (from_tar,), _ = find_library([f"{shard}:{sel}"])
+    (from_file,), _ = find_library([f"{p}:{sel}"])
+    assert from_tar.member and from_tar.selection == from_file.selection
+    assert from_tar.sha256 == from_file.sha256 != find_library([shard])[0][0].sha256
+    a, b = read_entry(from_tar), read_entry(from_file)
+    assert 0 < len(a) < len(whole)
+    np.testing.assert_array_equal(a.coords_xyz, b.coords_xyz)
+    c = read_location(from_tar.location, selection=from_tar.selection)
+    np.testing.assert_array_equal(c.coords_xyz, b.coords_xyz)
+    (floored,), _ = find_library([shard], min_plddt=1e6)  # every residue below: none searched
+    assert floored.selection and floored.sha256 != from_tar.sha256
+
+
 def test_uniprot_accession_list_file(tmp_path):
     ids = tmp_path / "proteome.tsv"
     ids.write_text("Entry\tEntry Name\nQ99J21\tX_MOUSE\nP69905\tHBA_HUMAN\n# done\nq99j21\tdup\n")
