@@ -56,14 +56,36 @@ def make_results(
     return save_results(result, folder, structures=structures, map_path=map_path, n_models=3)
 
 
+def _toy_map(d: Path, seed: int):
+    """A planted 50-residue toy structure and its simulated 5 Å map written in ``d``."""
+    rng = np.random.default_rng(seed)
+    st = protein_like(50, rng, name="toy")
+    density, _ = planted_case(st, rng, resolution=5.0)
+    return st, difffit.write_map(density, d / "toy.mrc")
+
+
+def _toy_composite(d: Path, *extra: str) -> Path:
+    """``difffit composite`` of the toy (seed 11) into its map: a tiny two-round search."""
+    from difffit.cli import main
+
+    st, map_path = _toy_map(d, 11)
+    st_path = write_structure(st, d / "toy.pdb")
+    out = d / "run"
+    rc = main([
+        "composite", str(map_path), str(st_path), "-o", str(out), "--rotations", "12",
+        "--positions", "4", "--oversample", "3", "--steps", "60", "--refine", "2",
+        "--refine-steps", "20", "--max-rounds", "2", "--seed", "3", "--threads", "1",
+        "--resolution", "5", *extra,
+    ])  # fmt: skip
+    assert rc in (0, None)
+    return out
+
+
 @pytest.fixture(scope="session")
 def synthetic_results(tmp_path_factory) -> Path:
     """A planted toy structure in its simulated map: results that need no data files."""
     d = tmp_path_factory.mktemp("viewer-synthetic")
-    rng = np.random.default_rng(7)
-    st = protein_like(50, rng, name="toy")
-    density, _ = planted_case(st, rng, resolution=5.0)
-    map_path = difffit.write_map(density, d / "toy.mrc")
+    st, map_path = _toy_map(d, 7)
     st_path = write_structure(st, d / "toy.pdb")
     st = difffit.read_structure(st_path)
     return make_results(
@@ -145,45 +167,13 @@ def artifacts() -> Path:
 def composite_run(tmp_path_factory) -> Path:
     """A two-round composite run of one toy structure in its simulated map (``difffit
     composite``, a tiny search): a run folder with candidates.csv in each round."""
-    from difffit.cli import main
-
-    d = tmp_path_factory.mktemp("viewer-composite")
-    rng = np.random.default_rng(11)
-    st = protein_like(50, rng, name="toy")
-    density, _ = planted_case(st, rng, resolution=5.0)
-    map_path = difffit.write_map(density, d / "toy.mrc")
-    st_path = write_structure(st, d / "toy.pdb")
-    out = d / "run"
-    rc = main([
-        "composite", str(map_path), str(st_path), "-o", str(out), "--rotations", "12",
-        "--positions", "4", "--oversample", "3", "--steps", "60", "--refine", "2",
-        "--refine-steps", "20", "--max-rounds", "2", "--seed", "3", "--threads", "1",
-        "--resolution", "5",
-    ])  # fmt: skip
-    assert rc in (0, None)
-    return out
+    return _toy_composite(tmp_path_factory.mktemp("viewer-composite"))
 
 
 @pytest.fixture(scope="session")
 def flexible_run(tmp_path_factory) -> Path:
     """The run of :func:`composite_run` with ``--flexible``: its placed copy is refined."""
-    from difffit.cli import main
-
-    d = tmp_path_factory.mktemp("viewer-flexible")
-    rng = np.random.default_rng(11)
-    st = protein_like(50, rng, name="toy")
-    density, _ = planted_case(st, rng, resolution=5.0)
-    map_path = difffit.write_map(density, d / "toy.mrc")
-    st_path = write_structure(st, d / "toy.pdb")
-    out = d / "run"
-    rc = main([
-        "composite", str(map_path), str(st_path), "-o", str(out), "--rotations", "12",
-        "--positions", "4", "--oversample", "3", "--steps", "60", "--refine", "2",
-        "--refine-steps", "20", "--max-rounds", "2", "--seed", "3", "--threads", "1",
-        "--resolution", "5", "--flexible", "-q",
-    ])  # fmt: skip
-    assert rc in (0, None)
-    return out
+    return _toy_composite(tmp_path_factory.mktemp("viewer-flexible"), "--flexible", "-q")
 
 
 @pytest.fixture(scope="session")
@@ -193,10 +183,7 @@ def screen_results(tmp_path_factory) -> Path:
     from difffit.cli import main
 
     d = tmp_path_factory.mktemp("viewer-screen")
-    rng = np.random.default_rng(13)
-    st = protein_like(50, rng, name="toy")
-    density, _ = planted_case(st, rng, resolution=5.0)
-    map_path = difffit.write_map(density, d / "toy.mrc")
+    st, map_path = _toy_map(d, 13)
     lib = d / "library"
     lib.mkdir()
     write_structure(st, lib / "toy.pdb")
