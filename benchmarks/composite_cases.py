@@ -91,6 +91,20 @@ def trace(
                     coords[m], strict=True))  # fmt: skip
 
 
+def clashing_pairs(labels, xyz, distance: float = 2.0) -> list[tuple[str, str, int]]:
+    """(label a, label b, atoms of b within ``distance`` Å of a) for every pair a < b that
+    touches (:func:`difffit.clashes.clash_counts`, the composite's own clash count)."""
+    from difffit.clashes import clash_counts
+
+    out = []
+    for a in range(len(xyz)):
+        for b in range(a + 1, len(xyz)):
+            n = int(clash_counts(xyz[b], [xyz[a]], distance=distance)[0])
+            if n:
+                out.append((labels[a], labels[b], n))
+    return out
+
+
 def evaluate(
     model: difffit.Structure, structures: dict[str, difffit.Structure], folder: Path
 ) -> dict:
@@ -125,14 +139,7 @@ def evaluate(
                             "pose_error": round(cost[i, j] - floor[i, j], 2)})  # fmt: skip
     # clashes between placed chains (heavy atoms within 2 Å)
     xyz = [p.coords(structures[p.structure]) for p in placements]
-    clashes = []
-    for a in range(len(xyz)):
-        ta = cKDTree(xyz[a])
-        for b in range(a + 1, len(xyz)):
-            d, _ = ta.query(xyz[b], distance_upper_bound=2.0)
-            n = int(np.isfinite(d).sum())
-            if n:
-                clashes.append((placements[a].label, placements[b].label, n))
+    clashes = clashing_pairs([p.label for p in placements], xyz)
     lost = neighbour_voxels_lost(
         model, folder, placements, {m["placement"]: m["chain"] for m in matches}
     )

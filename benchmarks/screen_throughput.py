@@ -28,20 +28,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("DIFFFIT_DATA", ROOT.parent / "shared" / "data"))
 TRUE_HITS = ("I7M317_D1", "I7MLV6_D3")
-
-
-def split_chains_folder(folder: Path) -> Path:
-    """Every chain of every large complex, one mmCIF file each (as tests/golden/cases.py)."""
-    from difffit.io import read_structure, write_structure
-    from difffit.split import split_chains
-
-    folder.mkdir(parents=True, exist_ok=True)
-    for f in sorted((DATA / "large_complexes").glob("*.gz")):
-        for part in split_chains(read_structure(f)):
-            path = folder / f"{part.name}.cif"
-            if not path.exists():
-                write_structure(part, path)
-    return folder
+# the golden screen-demo's library of split chains (one owner for how it is built)
+sys.path.insert(0, str(ROOT))
+from tests.golden.cases import split_library  # noqa: E402
 
 
 def run_one(strategy: str, density, library, out: Path, args, config_kw: dict) -> dict:
@@ -185,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     from difffit.screen import find_library
 
     demo = DATA / "difffit_domainfit_demo"
-    chains = split_chains_folder(args.out / "library_chains")
+    chains = split_library(args.out / "library_chains")
     library, n_dup = find_library(
         [demo / "subunits_cif", DATA / "domainfit_tardigrade_decoys", chains]
     )

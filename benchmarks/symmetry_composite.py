@@ -27,12 +27,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import difffit
-from composite_cases import evaluate, trace
+from composite_cases import clashing_pairs, evaluate, trace
 from difffit.cli import main as cli
 from difffit.io.composite import read_placements
 from difffit.io.results import load_results
@@ -103,23 +102,11 @@ def groel(out: Path) -> dict:
     copies = [p.transform.apply(a) for p in pl]
     all_xyz = [p.transform.apply(chain_a.coords_xyz) for p in pl]
     # clashes: heavy atoms of two copies within 2 Å
-    pairs = []
-    for i in range(len(all_xyz)):
-        t = cKDTree(all_xyz[i])
-        for j in range(i + 1, len(all_xyz)):
-            d, _ = t.query(all_xyz[j], distance_upper_bound=2.0)
-            n = int(np.isfinite(d).sum())
-            if n:
-                pairs.append((pl[i].label, pl[j].label, n))
+    pairs = clashing_pairs([p.label for p in pl], all_xyz)
     # the deposited 1oel's own contacts between its chains (for scale)
-    dep_pairs = 0
     dep_chains = list(model.chains)
-    dep_xyz = {c: model.select_chains([c]).coords_xyz for c in dep_chains}
-    for i, c in enumerate(dep_chains):
-        t = cKDTree(dep_xyz[c])
-        for c2 in dep_chains[i + 1 :]:
-            d, _ = t.query(dep_xyz[c2], distance_upper_bound=2.0)
-            dep_pairs += int(np.isfinite(d).sum())
+    dep_xyz = [model.select_chains([c]).coords_xyz for c in dep_chains]
+    dep_pairs = sum(n for *_, n in clashing_pairs(dep_chains, dep_xyz))
     cams = np.array([p.cam for p in pl])
     corrs = np.array([p.correlation for p in pl])
     # copies vs the operators: each copy against the nearest image of copy 1

@@ -60,3 +60,21 @@ def adk_labels(structure: Structure) -> np.ndarray:
         for lo, hi in ranges:
             labels[(structure.residue_numbers >= lo) & (structure.residue_numbers <= hi)] = k
     return labels
+
+
+def open_into_closed_5a(tmp_path: Path) -> tuple[Path, Path, Structure, Structure]:
+    """The CLI case of the flexible tests: ADK closed simulated at 5 Å with noise (seed 7) and
+    the open model, written in ``tmp_path``; returns (map, model, closed, open)."""
+    from difffit.density.simulate import simulate_map
+    from difffit.io import write_map, write_structure
+    from tests.conftest import data_path
+
+    closed = read_adk(data_path("mdanalysis_adk", "adk_closed.pdb"), "closed")
+    open_ = read_adk(data_path("mdanalysis_adk", "adk_open.pdb"), "open")
+    sim = simulate_map(closed.coords_xyz, closed.atomic_numbers.astype(np.float64), 5.0,
+                       voxel_size=5.0 / 3, padding=10.0)  # fmt: skip
+    rng = np.random.default_rng(7)
+    noisy = sim.with_data(sim.data + rng.normal(scale=0.05, size=sim.data.shape).astype(np.float32))
+    map_path = write_map(noisy, tmp_path / "closed_5A.mrc")
+    model_path = write_structure(open_, tmp_path / "adk_open.pdb")
+    return map_path, model_path, closed, open_

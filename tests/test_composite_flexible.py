@@ -15,10 +15,9 @@ import pytest
 
 from difffit.cli import main
 from difffit.composite.types import Placement, RefinedCopy, residue_index
-from difffit.density.simulate import simulate_map
 from difffit.fitting.restraints import GeometryReport
 from difffit.geometry import RigidTransform, rmsd
-from difffit.io import read_structure, write_map, write_structure
+from difffit.io import read_structure
 from difffit.io.composite import (
     attach_refined,
     read_placements,
@@ -27,22 +26,14 @@ from difffit.io.composite import (
     write_refined,
 )
 from difffit.io.folders import RunFolder
-from tests.adk import read_adk
-from tests.conftest import data_path
+from tests.adk import open_into_closed_5a
 from tests.synthetic import protein_like
 
 
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_composite_flexible_adk(tmp_path, capsys):
-    closed = read_adk(data_path("mdanalysis_adk", "adk_closed.pdb"), "closed")
-    open_ = read_adk(data_path("mdanalysis_adk", "adk_open.pdb"), "open")
-    sim = simulate_map(closed.coords_xyz, closed.atomic_numbers.astype(np.float64), 5.0,
-                       voxel_size=5.0 / 3, padding=10.0)  # fmt: skip
-    rng = np.random.default_rng(7)
-    noisy = sim.with_data(sim.data + rng.normal(scale=0.05, size=sim.data.shape).astype(np.float32))
-    map_path = write_map(noisy, tmp_path / "closed_5A.mrc")
-    model_path = write_structure(open_, tmp_path / "adk_open.pdb")
+    map_path, model_path, closed, open_ = open_into_closed_5a(tmp_path)
     out = tmp_path / "run"
     args = ["composite", str(map_path), str(model_path), "--copies", "1", "--out", str(out),
             "--seed", "1", "--threads", "1", "-q", "--resolution", "5", "--flexible"]  # fmt: skip

@@ -16,25 +16,16 @@ import numpy as np
 import pytest
 
 from difffit.cli import main
-from difffit.density.simulate import simulate_map
 from difffit.geometry import rmsd
-from difffit.io import read_structure, write_map, write_structure
+from difffit.io import read_structure
 from difffit.io.flexible import read_flexible
-from tests.adk import read_adk
-from tests.conftest import data_path
+from tests.adk import open_into_closed_5a
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
 
 def test_fit_flexible_adk_cli(tmp_path, capsys):
-    closed = read_adk(data_path("mdanalysis_adk", "adk_closed.pdb"), "closed")
-    open_ = read_adk(data_path("mdanalysis_adk", "adk_open.pdb"), "open")
-    sim = simulate_map(closed.coords_xyz, closed.atomic_numbers.astype(np.float64), 5.0,
-                       voxel_size=5.0 / 3, padding=10.0)  # fmt: skip
-    rng = np.random.default_rng(7)
-    noisy = sim.with_data(sim.data + rng.normal(scale=0.05, size=sim.data.shape).astype(np.float32))
-    map_path = write_map(noisy, tmp_path / "closed_5A.mrc")
-    model_path = write_structure(open_, tmp_path / "adk_open.pdb")
+    map_path, model_path, closed, open_ = open_into_closed_5a(tmp_path)
     out = tmp_path / "out"
     rc = main(["fit", str(map_path), str(model_path), "-o", str(out), "--seed", "1",
                "--threads", "1", "-q", "--resolution", "5", "--flexible", "--flexible-top", "1",

@@ -123,8 +123,7 @@ def fit(
 
             with watch("symmetry"):
                 symmetry = resolve_symmetry(
-                    density.prepared.source if isinstance(density, SearchMap)
-                    else density.source if isinstance(density, PreparedMap) else density,
+                    density.source if isinstance(density, (PreparedMap, SearchMap)) else density,
                     config.symmetry.group, level=config.prep.level,
                     resolution=config.quality.resolution,
                 )  # fmt: skip

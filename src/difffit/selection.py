@@ -25,6 +25,7 @@ from difffit.structure import Structure
 __all__ = [
     "Selection",
     "apply_min_plddt",
+    "apply_selection_text",
     "parse_selection_text",
     "read_selected",
     "select",
@@ -279,10 +280,20 @@ def read_selected(
 
     if not selection:
         return read_structure(path, chains=list(chains) if chains else None, name=name)
-    sel, floor = parse_selection_text(selection)
+    sel, _ = parse_selection_text(selection)
     keep = None if sel is not None or not chains else list(chains)  # ranges name their chains
-    st = read_structure(path, chains=keep)
-    st = select(st, sel, min_plddt=floor).structure
+    return apply_selection_text(read_structure(path, chains=keep), selection, name=name)
+
+
+def apply_selection_text(
+    structure: Structure, selection: str | None, *, name: str | None = None
+) -> Structure:
+    """``structure`` with a recorded :attr:`Structure.selection` text applied (residue ranges,
+    pLDDT floor), renamed ``name`` when given; unchanged without a selection."""
+    if not selection:
+        return structure
+    sel, floor = parse_selection_text(selection)
+    st = select(structure, sel, min_plddt=floor).structure
     if name:
         object.__setattr__(st, "name", name)
     return st

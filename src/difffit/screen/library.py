@@ -102,30 +102,17 @@ def is_tar_file(path: Path) -> bool:
     return path.name.lower().endswith(TAR_SUFFIXES)
 
 
-def _selected(st: Structure, selection: str | None, name: str | None) -> Structure:
-    """``st`` with a recorded selection text applied (:func:`difffit.selection.read_selected`)."""
-    if not selection:
-        return st
-    from difffit.selection import parse_selection_text, select
-
-    sel, floor = parse_selection_text(selection)
-    st = select(st, sel, min_plddt=floor).structure
-    if name:
-        object.__setattr__(st, "name", name)
-    return st
-
-
 def read_entry(entry: LibraryEntry, *, name: str | None = None) -> Structure:
     """The candidate's structure (:func:`difffit.selection.read_selected`, or of its bytes in
     the archive), its selection applied."""
     from difffit.io.structures import read_structure_data
-    from difffit.selection import read_selected
+    from difffit.selection import apply_selection_text, read_selected
 
     name = name or entry.name
     if not entry.member:
         return read_selected(entry.path, selection=entry.selection, name=name)
     st = read_structure_data(entry.read_bytes(), entry.location, name=name)
-    return _selected(st, entry.selection, name)
+    return apply_selection_text(st, entry.selection, name=name)
 
 
 def read_location(
@@ -135,7 +122,7 @@ def read_location(
     its recorded ``selection`` applied."""
     from difffit.errors import StructureError
     from difffit.io.structures import read_structure_data
-    from difffit.selection import read_selected
+    from difffit.selection import apply_selection_text, read_selected
 
     archive, sep, member = location.partition(MEMBER_SEP)
     if not sep or not is_tar_file(Path(archive)):
@@ -150,7 +137,9 @@ def read_location(
             data = fh.read()
     except (OSError, KeyError, tarfile.TarError) as exc:
         raise StructureError(f"{location}: cannot read the archive member ({exc})") from None
-    return _selected(read_structure_data(data, location, name=name), selection, name)
+    return apply_selection_text(
+        read_structure_data(data, location, name=name), selection, name=name
+    )
 
 
 def _tar_members(path: Path) -> list[tuple[str, int, int, str]]:
