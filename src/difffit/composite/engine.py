@@ -440,7 +440,7 @@ def _evaluate(
         rel = cam / ref if ref else math.nan
         round_full = bool(config.max_per_round) and n_accepted >= config.max_per_round
         small = len(xyz) < small_below
-        decision, reason = _decide(
+        decision, reason = decide(
             hit, name, config, cam=cam, ref=ref, rel=rel, left=left[name], copies=copies[name],
             n_clash=n_clash, n_atoms=len(xyz), clash_with=clash_with,
             defer_below=defer_below, best=best, round_full=round_full,
@@ -464,7 +464,7 @@ def _evaluate(
     return tuple(out)
 
 
-def _decide(
+def decide(
     hit: ClusterHit,
     name: str,
     config: CompositeConfig,
@@ -483,7 +483,8 @@ def _decide(
     small: bool = False,
     largest: int = 0,
 ) -> tuple[Decision, str]:
-    """The confidence bar, the clash check and the deferral for one candidate, in that order.
+    """The confidence bar, the clash check and the deferral for one candidate, in that order
+    (also for the symmetry mates of :mod:`difffit.composite.symmetric`).
 
     ``cam`` is the candidate's (its refined model's, when refined; else ``hit.cam``)."""
     frac = n_clash / n_atoms

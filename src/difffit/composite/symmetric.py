@@ -30,6 +30,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from difffit.clashes import clash_counts
+from difffit.composite.engine import decide
 from difffit.composite.types import Candidate, CompositeState, Decision
 from difffit.config import CompositeConfig, FitConfig
 from difffit.device import resolve_device
@@ -148,26 +149,13 @@ def add_symmetry_mates(
             clash_with = ";".join(f"{labels[i]}:{counts[i]}" for i in np.flatnonzero(counts))
             rel = hit.cam / ref if ref else math.nan
             what = f"{sym.group.name} mate {k + 1} of rank {lead.rank} (moved {moved[k]:.2f} Å)"
-            if hit.cam < config.min_cam:
-                decision, reason = (
-                    Decision.BELOW_BAR,
-                    (f"{what}: cam {hit.cam:.3f} < min_cam {config.min_cam:g}"),
-                )
-            elif hit.cam < config.relative_cam * ref:
-                decision, reason = Decision.BELOW_BAR, (
-                    f"{what}: cam {hit.cam:.3f} < relative_cam {config.relative_cam:g} x "
-                    f"{ref:.3f}")  # fmt: skip
-            elif frac > config.max_clash_fraction:
-                decision, reason = Decision.CLASH, (
-                    f"{what}: {n_clash} of {len(mxyz)} atoms ({frac:.1%}) within "
-                    f"{config.clash_distance:g} Å of {clash_with}")  # fmt: skip
-            else:
-                decision = Decision.ACCEPT
-                reason = f"{what}: cam {hit.cam:.3f} = {rel:.2f} x first copy"
-                if n_clash:
-                    reason += (
-                        f"; {n_clash} atoms within {config.clash_distance:g} Å of {clash_with}"
-                    )
+            decision, reason = decide(
+                hit, name, config, cam=hit.cam, ref=ref, rel=rel, left=math.inf, copies=None,
+                n_clash=n_clash, n_atoms=len(mxyz), clash_with=clash_with,
+                defer_below=-math.inf, best=math.nan, round_full=False,
+            )  # fmt: skip
+            reason = f"{what}: {reason}"
+            if decision is Decision.ACCEPT:
                 placed.append(mxyz)
                 n_placed[name] += 1
                 labels.append(f"{name}#{n_placed[name]}")
