@@ -1,5 +1,6 @@
 import dataclasses
 import gzip
+from pathlib import Path
 
 import gemmi
 import numpy as np
@@ -194,3 +195,55 @@ def test_adk_open_and_closed_read_right():
     for f in ("atom_names", "residue_names", "residue_numbers", "elements", "chain_ids"):
         assert np.array_equal(getattr(a, f), getattr(b, f)), f
     assert not np.allclose(a.coords_xyz, b.coords_xyz)
+
+
+# ----------------------------------------------------------------- the fast record scan
+def _pdb_line(serial, name, res, chain, num, xyz, element="C", record="ATOM  "):
+    x, y, z = xyz
+    return (f"{record}{serial:5d} {name:<4} {res:>3} {chain}{num:4d}    "
+            f"{x:8.3f}{y:8.3f}{z:8.3f}  1.00 20.00          {element:>2}")  # fmt: skip
+
+
+def _texts():
+    atoms = [_pdb_line(i + 1, n, "ALA", "A", 1 + i // 3, (i * 1.5, -2.0, 1e2 + i), e)
+             for i, (n, e) in enumerate([("N", "N"), ("CA", "C"), ("C", "C")] * 3)]  # fmt: skip
+    no_el = [a[:76] for a in atoms]
+    some = atoms[:4] + no_el[4:]
+    model2 = ["MODEL        1", *atoms, "ENDMDL", "MODEL        2", "ATOM  garbage", "ENDMDL"]
+    touching = [a[:30] + "-123.456-789.012 999.999" + a[54:] for a in atoms]
+    return {
+        "plain": "\n".join(["HEADER    TEST", *atoms, "END"]),
+        "crlf-translated": "\n".join(atoms) + "\n",
+        "no-element": "\n".join(no_el),
+        "some-elements": "\n".join(some),
+        "two-models": "\n".join(model2),
+        "touching-fields": "\n".join(touching),
+        "exponent": "\n".join(a[:30] + "   1e+02" + a[38:] for a in atoms),
+        "hetatm": "\n".join(_pdb_line(1, "ZN", "ZN", "B", 5, (1, 2, 3), "ZN", "HETATM")),
+    }
+
+
+@pytest.mark.parametrize("name", list(_texts()))
+def test_fast_scan_agrees_with_the_line_by_line_scan(name):
+    from difffit.io.structures import _scan_pdb_lines, _scan_pdb_records_fast
+
+    text = _texts()[name]
+    fast = _scan_pdb_records_fast(text)
+    assert fast is not None, "a clean file must not need the slow pass"
+    assert fast == _scan_pdb_lines(Path("x.pdb"), text)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["   nan  ", "  1e999 ", " 1_000.0", "  abc   ", "        ", "inf     "],
+)
+def test_fast_scan_leaves_every_bad_coordinate_to_the_line_by_line_scan(bad):
+    from difffit.errors import StructureError
+    from difffit.io.structures import _scan_pdb_records, _scan_pdb_records_fast
+
+    atoms = [_pdb_line(i + 1, "CA", "GLY", "A", i + 1, (1.0, 2.0, 3.0)) for i in range(4)]
+    atoms[2] = atoms[2][:38] + bad + atoms[2][46:]
+    text = "\n".join(atoms)
+    assert _scan_pdb_records_fast(text) is None
+    with pytest.raises(StructureError, match="line 3: y coordinate"):
+        _scan_pdb_records(Path("x.pdb"), text)

@@ -64,6 +64,7 @@ STRUCTURE_SUFFIXES = (".pdb", ".ent", ".cif", ".mmcif", ".pdbx")
 #: Largest |coordinate| accepted, Å (the map reader's bound; PDB format itself stops at 1e4).
 MAX_COORDINATE = 1.0e6
 _NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+_EXPONENT = re.compile(r"[eE]")
 
 
 def structure_format(path: str | os.PathLike[str]) -> str:
@@ -166,18 +167,24 @@ def _scan_pdb_records(
     Returns False when every record has an element column (the usual case), True when none
     has, else the set of (chain, residue number, insertion code, atom name) of those without.
     """
-    import contextlib
+    if text is None:
+        opener = gzip.open if path.name.lower().endswith(".gz") else open
+        with opener(path, "rt", errors="replace") as fh:
+            text = fh.read()
+    fast = _scan_pdb_records_fast(text)
+    if fast is not None:
+        return fast
+    # something is wrong (or unusual): the line-by-line pass says what and where
+    return _scan_pdb_lines(path, text)
+
+
+def _scan_pdb_lines(path: Path, text: str) -> bool | set[tuple[str, int | None, str, str]]:
+    """:func:`_scan_pdb_records` line by line, with the error that names the line."""
     import io
 
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
     blank: set[tuple[str, int | None, str, str]] = set()
     n_records = 0
-    source = (
-        contextlib.nullcontext(io.StringIO(text))
-        if text is not None
-        else opener(path, "rt", errors="replace")
-    )
-    with source as fh:
+    with io.StringIO(text) as fh:
         for n, line in enumerate(fh, 1):
             if n == 1 and line.startswith("\ufeff"):
                 raise StructureError(
@@ -198,7 +205,10 @@ def _scan_pdb_records(
                 )
             for axis, (lo, hi) in zip("xyz", ((30, 38), (38, 46), (46, 54)), strict=True):
                 text = line[lo:hi]
-                if not _NUMBER.match(text) or not math.isfinite(float(text)):
+                # _NUMBER has no nan/inf: only an exponent can overflow to infinity
+                if not _NUMBER.match(text) or (
+                    ("e" in text or "E" in text) and not math.isfinite(float(text))
+                ):
                     raise StructureError(
                         f"{path}: line {n}: {axis} coordinate {text.strip()!r} of atom "
                         f"{line[12:16].strip()!r} (residue {line[17:20].strip()} "
@@ -216,6 +226,31 @@ def _scan_pdb_records(
     if len(blank) >= n_records:
         return True
     return blank
+
+
+def _scan_pdb_records_fast(text: str) -> bool | set[tuple[str, int | None, str, str]] | None:
+    """:func:`_scan_pdb_records` for a file with nothing wrong, a whole column at a time (a
+    screen reads thousands of files); None when anything needs the line-by-line pass (which
+    finds and words the problem)."""
+    end = 0 if text.startswith("ENDMDL") else text.find("\nENDMDL")
+    head = text if end < 0 else text[:end]
+    if head.startswith("\ufeff") or "\0" in head or "\ufffd" in head:
+        return None
+    atoms = [ln for ln in head.split("\n") if ln.startswith(("ATOM  ", "HETATM"))]
+    for lo, hi in ((30, 38), (38, 46), (46, 54)):
+        field = [ln[lo:hi] for ln in atoms]
+        if not all(map(_NUMBER.match, field)):
+            return None
+        if any(map(_EXPONENT.search, field)) and not all(math.isfinite(float(f)) for f in field):
+            return None
+    missing = [ln for ln in atoms if not ln[76:78].strip()]
+    if not missing:
+        return False
+    blank = {
+        (ln[21:22].strip(), _hy36_decode(ln[22:26]), ln[26:27].strip(), ln[12:16].strip())
+        for ln in missing
+    }
+    return True if len(blank) >= len(atoms) else blank
 
 
 def _check_cif_coordinates(path: Path, block: gemmi.cif.Block) -> None:
@@ -271,6 +306,12 @@ def _report_removed_conformations(path: Path, st: gemmi.Structure) -> None:
                     n_alt += atom.altloc != "\0"
         return n, n_alt
 
+    trial = st[0].clone()  # in C++: the usual file loses nothing, and is not counted by hand
+    trial.remove_alternative_conformations()
+    if trial.count_atom_sites() == st[0].count_atom_sites():
+        st.remove_alternative_conformations()
+        st.remove_empty_chains()
+        return
     before, alt_before = counts()
     st.remove_alternative_conformations()
     st.remove_empty_chains()
@@ -428,25 +469,31 @@ def _parse_first_model(path: Path, text: str | None = None) -> gemmi.Structure:
 
 def _heavy_atoms(st: gemmi.Structure) -> dict[str, list[Any]]:
     """Per-atom lists of the first model's heavy atoms (waters and hydrogens left out)."""
-    cols: dict[str, list[Any]] = {k: [] for k in
-        ("xyz", "elem", "znum", "aname", "rname", "chain", "rnum", "icode", "bfac")}  # fmt: skip
+    keys = ("xyz", "elem", "znum", "aname", "rname", "chain", "rnum", "icode", "bfac")
+    cols: dict[str, list[Any]] = {k: [] for k in keys}
+    # the appends bound once: this loop visits every atom of every candidate of a screen
+    xyz, elem, znum, aname = (cols[k].append for k in keys[:4])
+    rname, chain, rnum, icode, bfac = (cols[k].append for k in keys[4:])
     for ch in st[0]:
+        cname = ch.name
         for res in ch:
             if res.is_water():
                 continue
+            resname, num, ins = res.name, res.seqid.num, res.seqid.icode.strip()
             for atom in res:
-                if atom.element.is_hydrogen:
+                el = atom.element
+                if el.is_hydrogen:
                     continue
                 p = atom.pos
-                cols["xyz"].append((p.x, p.y, p.z))
-                cols["elem"].append(atom.element.name.upper())
-                cols["znum"].append(atom.element.atomic_number)
-                cols["aname"].append(atom.name)
-                cols["rname"].append(res.name)
-                cols["chain"].append(ch.name)
-                cols["rnum"].append(res.seqid.num)
-                cols["icode"].append(res.seqid.icode.strip())
-                cols["bfac"].append(atom.b_iso)
+                xyz((p.x, p.y, p.z))
+                elem(el.name.upper())
+                znum(el.atomic_number)
+                aname(atom.name)
+                rname(resname)
+                chain(cname)
+                rnum(num)
+                icode(ins)
+                bfac(atom.b_iso)
     return cols
 
 
