@@ -23,9 +23,9 @@ import math
 import os
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from difffit._version import __version__
 from difffit.errors import ConfigError, ResultsError
@@ -33,7 +33,15 @@ from difffit.io.atomic import disk_full_error
 from difffit.results import TRANSFORM_COLUMNS
 from difffit.screen.task import CandidateRecord
 
-__all__ = ["DB_FORMAT", "DB_VERSION", "FINAL_STATUSES", "TABLES", "ScreenStore"]
+__all__ = [
+    "DB_FORMAT",
+    "DB_VERSION",
+    "FINAL_STATUSES",
+    "TABLES",
+    "ScreenStore",
+    "Summary",
+    "read_records",
+]
 
 DB_FORMAT = "difffit-screen"
 DB_VERSION = 1
@@ -263,25 +271,110 @@ class ScreenStore:
         names = [d[0] for d in cur.description]
         want = set(sha256s) if sha256s is not None else None
         out: dict[str, CandidateRecord] = {}
-        for row in cur.fetchall():
-            r = dict(zip(names, row, strict=True))
-            if want is not None and r["sha256"] not in want:
-                continue
-            tr = [r.pop(c) for c in TRANSFORM_COLUMNS]
-            r.pop("finished_at")
-            for k in _NUMERIC:
-                r[k] = math.nan if r[k] is None else float(r[k])
-            out[r["sha256"]] = CandidateRecord(
-                **{
-                    **r,
-                    "transform": tuple(tr) if tr[0] is not None else (),
-                    "clusters": tuple(json.loads(r["clusters"])),
-                }
-            )
+        for row in cur:  # row by row: the whole table is never held as rows
+            rec = _row_record(names, row)
+            if want is None or rec.sha256 in want:
+                out[rec.sha256] = rec
         return out
+
+    def summaries(
+        self, sha256s: Iterable[str] | None = None, *, table: str = "candidates"
+    ) -> dict[str, Summary]:
+        """The few numbers of each stored record that a screen's bookkeeping and ranking need
+        (:class:`Summary`, by SHA-256; only those named, when given): a proteome's records are
+        never all in memory at once."""
+        _check_table(table)
+        return _summaries(self._con, sha256s, table)
 
     def count(self) -> int:
         return int(self._con.execute("SELECT COUNT(*) FROM candidates").fetchone()[0])
+
+
+class Summary(NamedTuple):
+    """What ranking and counting need of a record (the rest stays in the database)."""
+
+    status: str
+    score: float
+    n_atoms: int
+    n_residues: int
+    fit_s: float
+    cpu_s: float
+
+    @classmethod
+    def of(cls, rec: CandidateRecord) -> Summary:
+        """The summary of a record (as :meth:`ScreenStore.summaries` reads it back)."""
+        return cls(rec.status, float(rec.score), int(rec.n_atoms), int(rec.n_residues),
+                   float(rec.fit_s), float(rec.cpu_s))  # fmt: skip
+
+
+_SUMMARY_SQL = "SELECT sha256, status, score, n_atoms, n_residues, fit_s, cpu_s FROM {table}"
+
+
+def _summaries(
+    con: sqlite3.Connection, sha256s: Iterable[str] | None, table: str
+) -> dict[str, Summary]:
+    want = set(sha256s) if sha256s is not None else None
+    out: dict[str, Summary] = {}
+    for sha, status, score, n_atoms, n_res, fit_s, cpu_s in con.execute(
+        _SUMMARY_SQL.format(table=table)
+    ):
+        if want is not None and sha not in want:
+            continue
+        out[sha] = Summary(
+            status,
+            math.nan if score is None else float(score),
+            int(n_atoms or 0),
+            int(n_res or 0),
+            float(fit_s or 0.0),
+            math.nan if cpu_s is None else float(cpu_s),
+        )
+    return out
+
+
+def _row_record(names: list[str], row: tuple) -> CandidateRecord:
+    r = dict(zip(names, row, strict=True))
+    tr = [r.pop(c) for c in TRANSFORM_COLUMNS]
+    r.pop("finished_at")
+    for k in _NUMERIC:
+        r[k] = math.nan if r[k] is None else float(r[k])
+    return CandidateRecord(
+        **{
+            **r,
+            "transform": tuple(tr) if tr[0] is not None else (),
+            "clusters": tuple(json.loads(r["clusters"])),
+        }
+    )
+
+
+#: Records read per query by :func:`read_records` (under SQLite's limit of bound variables).
+READ_CHUNK = 500
+
+
+def read_records(
+    folder: str | os.PathLike[str], sha256s: Sequence[str], *, table: str = "candidates"
+) -> dict[str, CandidateRecord]:
+    """The stored records of ``sha256s`` in a screen folder's database, read-only (no lock: a
+    finished screen's result reads its records from here when asked for them)."""
+    _check_table(table)
+    path = Path(folder) / ScreenStore.FILE
+    if not path.is_file():
+        raise ResultsError(f"{path}: the screen database is gone; run the screen again")
+    con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0)
+    try:
+        out: dict[str, CandidateRecord] = {}
+        shas = list(sha256s)
+        for k in range(0, len(shas), READ_CHUNK):
+            part = shas[k : k + READ_CHUNK]
+            cur = con.execute(
+                f"SELECT * FROM {table} WHERE sha256 IN ({', '.join('?' for _ in part)})", part
+            )
+            names = [d[0] for d in cur.description]
+            for row in cur:
+                rec = _row_record(names, row)
+                out[rec.sha256] = rec
+        return out
+    finally:
+        con.close()
 
 
 def _check_table(table: str) -> None:

@@ -30,7 +30,6 @@ from difffit.density.map import DensityMap
 from difffit.errors import ConfigError, StructureError
 from difffit.progress import Progress
 from difffit.screen.confidence import (
-    Confidence,
     NullModel,
     confidence_of_statistic,
     library_confidence,
@@ -38,7 +37,8 @@ from difffit.screen.confidence import (
 )
 from difffit.screen.library import LibraryEntry, candidate_seed, read_entry
 from difffit.screen.prefilter import size_check
-from difffit.screen.store import FINAL_STATUSES, ScreenStore
+from difffit.screen.ranked import RankedCandidate, RankedCandidates, StoredRecords
+from difffit.screen.store import FINAL_STATUSES, ScreenStore, Summary
 from difffit.screen.task import (
     CandidateRecord,
     FitTask,
@@ -56,38 +56,19 @@ log = logging.getLogger(__name__)
 ProgressCallback = Callable[[Progress], None]
 
 
-@dataclass(frozen=True)
-class RankedCandidate:
-    """A fitted candidate with its rank in the library and its confidence.
-
-    ``norm_score`` is the ranking statistic (``atanh(score) sqrt(atoms)`` for correlations, see
-    :mod:`difffit.screen.confidence`); ``z`` its robust z-score, ``p`` its p-value under the
-    library's null, ``q`` the Benjamini-Hochberg q-value. ``z``, ``p`` and ``q`` are NaN when
-    the library is too small for a null model.
-    """
-
-    rank: int
-    record: CandidateRecord
-    norm_score: float
-    z: float
-    p: float
-    q: float
-    significant: bool
-    #: ``"full"``: the full search; ``"cheap"``: the hierarchical screen's cheap stage only
-    #: (``norm_score`` is then the full search's statistic predicted from it).
-    search: str = "full"
-
-
 @dataclass(frozen=True, eq=False)
 class ScreenResult:
     """The outcome of a screen.
 
     Attributes
     ----------
-    ranked : tuple of RankedCandidate
-        The fitted candidates, best first (by size-normalised score, then name).
-    not_fitted : tuple of CandidateRecord
-        Candidates skipped, filtered by the pre-filter, or failed.
+    ranked : sequence of RankedCandidate
+        The fitted candidates, best first (by size-normalised score, then name). A screen's
+        result keeps the ranking's numbers in memory and reads each candidate's record from
+        its database when asked for (:class:`~difffit.screen.ranked.RankedCandidates`): the
+        output folder must stay where it is while the result is used.
+    not_fitted : sequence of CandidateRecord
+        Candidates skipped, filtered by the pre-filter, or failed (read the same way).
     null : NullModel or None
     config : ScreenConfig
     seed : int
@@ -101,8 +82,8 @@ class ScreenResult:
         Map identity, timings (``wall_s``, ``fit_s`` per candidate), throughput, executor.
     """
 
-    ranked: tuple[RankedCandidate, ...]
-    not_fitted: tuple[CandidateRecord, ...]
+    ranked: Sequence[RankedCandidate]
+    not_fitted: Sequence[CandidateRecord]
     null: NullModel | None
     config: ScreenConfig
     seed: int
@@ -113,6 +94,8 @@ class ScreenResult:
 
     @property
     def significant(self) -> tuple[RankedCandidate, ...]:
+        if isinstance(self.ranked, RankedCandidates):  # read only the significant records
+            return self.ranked.take(np.flatnonzero(self.ranked.significant).tolist())
         return tuple(c for c in self.ranked if c.significant)
 
     def summary_table(self, n: int = 10) -> str:
@@ -151,46 +134,6 @@ def _run_identity(map_sha: str, config: ScreenConfig, seed: int) -> tuple[dict[s
         }
     run = json.loads(json.dumps(run, sort_keys=True))
     return run, hashlib.sha256(json.dumps(run, sort_keys=True).encode()).hexdigest()
-
-
-def rank_records(
-    records: Sequence[CandidateRecord],
-    *,
-    metric: str,
-    alpha: float,
-    statistic: Mapping[str, float] | None = None,
-    cheap: frozenset[str] = frozenset(),
-) -> tuple[tuple[RankedCandidate, ...], Confidence]:
-    """Rank the fitted records by their size-normalised score (then name) with their confidence.
-
-    The order of ``records`` does not matter: ties are broken by name and file hash.
-    ``statistic`` (by SHA-256) replaces the statistic computed from a record's score (the
-    hierarchical screen's predictions); ``cheap`` names the records of its cheap stage.
-    """
-    done = [r for r in records if r.status == "done"]
-    if statistic is None:
-        conf = library_confidence(
-            np.array([r.score for r in done]), np.array([r.n_atoms for r in done]),
-            metric=metric, alpha=alpha,
-        )  # fmt: skip
-    else:
-        u = np.array([statistic[r.sha256] for r in done], dtype=np.float64)
-        conf = confidence_of_statistic(u, metric=metric, alpha=alpha)
-    order = sorted(range(len(done)), key=lambda i: (-conf.u[i], done[i].name, done[i].sha256))
-    ranked = tuple(
-        RankedCandidate(
-            rank=k + 1,
-            record=done[i],
-            norm_score=float(conf.u[i]),
-            z=float(conf.z[i]),
-            p=float(conf.p[i]),
-            q=float(conf.q[i]),
-            significant=bool(conf.significant[i]),
-            search="cheap" if done[i].sha256 in cheap else "full",
-        )
-        for k, i in enumerate(order)
-    )
-    return ranked, conf
 
 
 def screen(
@@ -255,8 +198,9 @@ def screen(
         footprint_volume = prepared.footprint_volume
         box_volume = float(np.prod(density.extent_xyz))
 
-        previous = store.records(shas)
+        previous = store.summaries(shas)
         finished = {k: r for k, r in previous.items() if r.status in FINAL_STATUSES}
+        del previous
         todo = [e for e in entries if e.sha256 not in finished]
         # biggest files first: the longest fits start early, the last ones are short
         todo.sort(key=lambda e: (-e.nbytes, e.name))
@@ -299,13 +243,12 @@ def screen(
                     keep, runner, progress,
                 )  # fmt: skip
         fit_wall = time.perf_counter() - t_fit
-        final = store.records(shas)
+        final = store.summaries(shas)
         if hier is not None:  # the cheap stage's record where there is no full one
-            cheap_recs = store.records(hier.cheap_only, table="cheap")
-            final.update(cheap_recs)
+            final.update(store.summaries(hier.cheap_only, table="cheap"))
 
     return _screen_result(
-        entries, final, finished, counts_now, config, seed, prepared, map_sha, run_hash,
+        out, entries, final, finished, counts_now, config, seed, prepared, map_sha, run_hash,
         executor=runner.name, device=device, box_volume=box_volume,
         wall_s=time.perf_counter() - t_start, fit_wall=fit_wall, hier=hier,
     )  # fmt: skip
@@ -320,8 +263,14 @@ class _Runner:
     ) -> None:
         self.ctx, self.scheduler, self.threads = ctx, scheduler, threads
         self.pool: Any = None
+        self._owned_client = False
+        self._scattered: dict[str, object] = {}
         if scheduler is not None:
+            from difffit.screen.executors import dask_client
+
             self.name = f"dask {scheduler if isinstance(scheduler, str) else 'client'}"
+            # one connection and one copy of each stage's context on the workers for the run
+            self.scheduler, self._owned_client = dask_client(scheduler)
         elif workers > 1:
             from difffit.screen.executors import WorkerPool
 
@@ -338,7 +287,9 @@ class _Runner:
         if self.scheduler is not None:
             from difffit.screen.executors import run_dask
 
-            return run_dask(tasks, ctx, scheduler=self.scheduler, batch=batch)
+            return run_dask(
+                tasks, ctx, scheduler=self.scheduler, batch=batch, scattered=self._scattered
+            )
         if self.pool is not None:
             return self.pool.run(tasks, config, batch=batch)
         from difffit.screen.executors import run_local
@@ -351,6 +302,9 @@ class _Runner:
     def __exit__(self, *exc: Any) -> None:
         if self.pool is not None:
             self.pool.__exit__(*exc)
+        if self._owned_client:
+            self._scattered.clear()
+            self.scheduler.close()
 
 
 #: Cheap fits sent to a worker process per round trip (a cheap fit takes ~0.1 s).
@@ -374,7 +328,7 @@ class HierarchyOutcome:
 def _hierarchical(
     store: ScreenStore,
     entries: Sequence[LibraryEntry],
-    finished: dict[str, CandidateRecord],
+    finished: Mapping[str, Summary],
     seed: int,
     config: ScreenConfig,
     footprint_volume: float,
@@ -390,7 +344,7 @@ def _hierarchical(
     metric, total = config.metric, len(entries)
     cheap_cfg = cheap_fit_config(config.fit)
     shas = [e.sha256 for e in entries]
-    cheap = {k: r for k, r in store.records(shas, table="cheap").items() if r.status == "done"}
+    cheap = {k: r for k, r in store.summaries(shas, table="cheap").items() if r.status == "done"}
     cheap_now: set[str] = set()
     full_now: set[str] = set()
     t0 = time.perf_counter()
@@ -409,7 +363,7 @@ def _hierarchical(
     def keep_cheap(rec: CandidateRecord) -> None:
         if rec.status == "done":
             store.record(rec, table="cheap")
-            cheap[rec.sha256] = rec
+            cheap[rec.sha256] = Summary.of(rec)
             cheap_now.add(rec.sha256)
             state["done"] += 1
             emit("candidates", state["done"], total, rec.name)
@@ -435,7 +389,7 @@ def _hierarchical(
     cheap_wall = time.perf_counter() - t0
 
     # ---- stage 2: the full search where it could matter, calibrated round by round
-    main = store.records(shas)
+    main = store.summaries(shas)
     refused = {k for k, r in main.items() if r.status != "done"}
     u_cheap = _statistics({k: r for k, r in cheap.items() if k not in refused}, metric)
     full = {k: r for k, r in main.items() if r.status == "done"}
@@ -460,7 +414,7 @@ def _hierarchical(
             for rec in runner.run(tasks):
                 keep(rec)
                 if rec.status == "done":
-                    full[rec.sha256] = rec
+                    full[rec.sha256] = Summary.of(rec)
                     full_now.add(rec.sha256)
                     n_fitted_full += 1
                 else:  # cannot be fitted fully: out of the ranking (retried when failed)
@@ -503,7 +457,7 @@ def _hierarchical(
     return HierarchyOutcome(statistic=statistic, cheap_only=cheap_only, info=info, fitted_now=now)
 
 
-def _statistics(records: Mapping[str, CandidateRecord], metric: str) -> dict[str, float]:
+def _statistics(records: Mapping[str, Summary], metric: str) -> dict[str, float]:
     """The ranking statistic of each record (by SHA-256)."""
     keys = list(records)
     u = normalised_scores(
@@ -573,9 +527,10 @@ def _fit_tasks(
 
 
 def _screen_result(
+    out: str | os.PathLike[str],
     entries: Sequence[LibraryEntry],
-    final: dict[str, CandidateRecord],
-    finished: dict[str, CandidateRecord],
+    final: Mapping[str, Summary],
+    finished: Mapping[str, Summary],
     counts_now: dict[str, int],
     config: ScreenConfig,
     seed: int,
@@ -590,31 +545,51 @@ def _screen_result(
     fit_wall: float,
     hier: HierarchyOutcome | None = None,
 ) -> ScreenResult:
-    """Rank the stored records and gather the run's counts and figures."""
-    shas = [e.sha256 for e in entries]
+    """Rank the stored records (from their summaries: the records stay in the database) and
+    gather the run's counts and figures."""
     total = len(entries)
-    by_sha = {e.sha256: e for e in entries}
-    # names and paths as given in this run (an earlier run may have named a file differently)
-    recs = [
-        replace(final[e.sha256], name=e.name, path=e.location) for e in entries if e.sha256 in final
-    ]
-    missing = [by_sha[s].name for s in shas if s not in final]
+    missing = [e.name for e in entries if e.sha256 not in final]
     if missing:  # cannot happen unless the database was changed under us
         raise ConfigError(f"no result stored for {', '.join(missing[:5])}")
+    cheap_only = hier.cheap_only if hier is not None else frozenset()
+    done = [e for e in entries if final[e.sha256].status == "done"]
     if hier is None:
-        ranked, conf = rank_records(recs, metric=config.metric, alpha=config.alpha)
+        conf = library_confidence(
+            np.array([final[e.sha256].score for e in done], dtype=np.float64),
+            np.array([final[e.sha256].n_atoms for e in done]),
+            metric=config.metric, alpha=config.alpha,
+        )  # fmt: skip
     else:
-        ranked, conf = rank_records(recs, metric=config.metric, alpha=config.alpha,
-                                    statistic=hier.statistic, cheap=hier.cheap_only)  # fmt: skip
-    not_fitted = tuple(
-        sorted((r for r in recs if r.status != "done"), key=lambda r: (r.status, r.name))
+        u = np.array([hier.statistic[e.sha256] for e in done], dtype=np.float64)
+        conf = confidence_of_statistic(u, metric=config.metric, alpha=config.alpha)
+    # best first, ties by name and file hash (the library's order does not matter)
+    order = sorted(range(len(done)), key=lambda i: (-conf.u[i], done[i].name, done[i].sha256))
+    ranked_entries = [done[i] for i in order]
+    ranked = RankedCandidates(
+        out,
+        [e.sha256 for e in ranked_entries],
+        np.array([e.sha256 in cheap_only for e in ranked_entries], dtype=bool),
+        [e.name for e in ranked_entries],
+        [e.location for e in ranked_entries],
+        u=conf.u[order], z=conf.z[order], p=conf.p[order], q=conf.q[order],
+        significant=conf.significant[order],
+    )  # fmt: skip
+    rest = sorted(
+        (e for e in entries if final[e.sha256].status != "done"),
+        key=lambda e: (final[e.sha256].status, e.name),
     )
+    not_fitted = StoredRecords(
+        out, [e.sha256 for e in rest], np.zeros(len(rest), dtype=bool),
+        [e.name for e in rest], [e.location for e in rest],
+    )  # fmt: skip
+    statuses = [final[e.sha256].status for e in entries]
     counts = {"total": total, "resumed": len(finished), "fitted_now": counts_now.get("done", 0)}
-    for s in ("done", "skipped", "filtered", "failed"):
-        counts[s] = sum(1 for r in recs if r.status == s)
-    fitted_now = [r for r in recs if r.status == "done" and r.sha256 not in finished]
-    if hier is not None:  # a candidate is fitted now when its final stage ran in this run
-        fitted_now = [r for r in recs if r.status == "done" and r.sha256 in hier.fitted_now]
+    for st in ("done", "skipped", "filtered", "failed"):
+        counts[st] = statuses.count(st)
+    if hier is None:
+        fitted_now = [final[e.sha256] for e in done if e.sha256 not in finished]
+    else:  # a candidate is fitted now when its final stage ran in this run
+        fitted_now = [final[e.sha256] for e in done if e.sha256 in hier.fitted_now]
         counts["fitted_now"] = len(fitted_now)
         counts["resumed"] = (
             counts["done"]
@@ -622,7 +597,7 @@ def _screen_result(
             - counts["fitted_now"]
             - sum(counts_now.get(k, 0) for k in ("skipped",))
         )
-    sizes = [r.n_residues for r in recs if r.status == "done"]
+    sizes = [final[e.sha256].n_residues for e in done]
     info = {
         "difffit_version": __version__,
         "map_sha256": map_sha,
