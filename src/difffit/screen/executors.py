@@ -13,6 +13,7 @@ folder, so a cluster's workers need no shared file system — only difffit insta
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import multiprocessing
 import os
@@ -278,12 +279,18 @@ def dask_client(scheduler):
 
 
 def run_dask(
-    tasks: Iterable[FitTask], ctx: WorkerContext, *, scheduler, batch: int = 1
+    tasks: Iterable[FitTask],
+    ctx: WorkerContext,
+    *,
+    scheduler,
+    batch: int = 1,
+    scattered: dict[str, object] | None = None,
 ) -> Iterator[CandidateRecord]:
     """Fit the tasks on a Dask distributed cluster (address ``tcp://host:port`` or a Client).
 
-    The map and options are sent to every worker once; tasks carry the atoms, not file paths, so
-    the workers need no access to the library's files.
+    The map and options are sent to every worker once (``scattered``: a cache of the contexts
+    already sent, by their options, kept by a caller that runs several stages on one Client);
+    tasks carry the atoms, not file paths, so the workers need no access to the library's files.
     """
     client, owned = dask_client(scheduler)
     import distributed
@@ -292,7 +299,13 @@ def run_dask(
         slots = sum(client.nthreads().values())
         if slots == 0:
             raise ConfigError(f"--scheduler {scheduler}: the cluster has no workers")
-        ctx_f = client.scatter(ctx, broadcast=True, hash=False)
+        key = json.dumps(ctx.config.to_dict(), sort_keys=True)
+        if scattered is not None and key in scattered:
+            ctx_f = scattered[key]
+        else:
+            ctx_f = client.scatter(ctx, broadcast=True, hash=False)
+            if scattered is not None:
+                scattered[key] = ctx_f
 
         def submit(tasks: list[FitTask]):
             # retries: a task whose worker died (killed, lost) is run again on another one
