@@ -308,13 +308,12 @@ def _report_removed_conformations(path: Path, st: gemmi.Structure) -> None:
 
     trial = st[0].clone()  # in C++: the usual file loses nothing, and is not counted by hand
     trial.remove_alternative_conformations()
-    if trial.count_atom_sites() == st[0].count_atom_sites():
-        st.remove_alternative_conformations()
-        st.remove_empty_chains()
-        return
-    before, alt_before = counts()
+    unchanged = trial.count_atom_sites() == st[0].count_atom_sites()
+    before, alt_before = (0, 0) if unchanged else counts()
     st.remove_alternative_conformations()
     st.remove_empty_chains()
+    if unchanged:
+        return
     after, alt_after = counts()
     removed = before - after
     if not removed:

@@ -11,10 +11,10 @@ ten. It is a :class:`~collections.abc.Sequence` of
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Generic, TypeVar, overload
+from typing import Any, Generic, TypeVar, overload
 
 import numpy as np
 
@@ -130,21 +130,17 @@ class RankedCandidates(_Stored[RankedCandidate]):
 
     def __init__(
         self,
-        folder: str | os.PathLike[str],
-        shas: Sequence[str],
-        cheap: np.ndarray,
-        names: Sequence[str],
-        paths: Sequence[str],
-        *,
+        *stored: Any,
         u: np.ndarray,
         z: np.ndarray,
         p: np.ndarray,
         q: np.ndarray,
         significant: np.ndarray,
     ) -> None:
-        super().__init__(folder, shas, cheap, names, paths)
-        as_float: Callable[[np.ndarray], np.ndarray] = lambda a: np.asarray(a, dtype=np.float64)  # noqa: E731
-        self.u, self.z, self.p, self.q = as_float(u), as_float(z), as_float(p), as_float(q)
+        """``stored``: the arguments of the records' sequence (folder, shas, cheap, names,
+        paths); the ranking's numbers by keyword, in rank order."""
+        super().__init__(*stored)
+        self.u, self.z, self.p, self.q = (np.asarray(a, dtype=np.float64) for a in (u, z, p, q))
         self.significant = np.asarray(significant, dtype=bool)
 
     def _make(self, i: int, record: CandidateRecord) -> RankedCandidate:
