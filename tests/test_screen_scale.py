@@ -22,6 +22,7 @@ from difffit.errors import ConfigError
 from difffit.io.fetch import parse_accession
 from difffit.io.structures import read_structure
 from difffit.screen import ScreenConfig, find_library, screen, write_screen_report
+from difffit.screen.confidence import confidence_of_statistic
 from difffit.screen.hierarchy import calibrate, calibration_sample, cheap_fit_config, next_full
 from difffit.screen.library import read_entry, read_location
 from tests.screen_cases import FAST_FIT, make_library
@@ -61,23 +62,55 @@ def test_calibration_shift_and_bound_known_answer():
     assert calibrate(np.empty(0), np.empty(0), margin=4.0).n == 0
 
 
+def _null_library(n: int, seed: int) -> tuple[list[str], dict[str, float], dict[str, float]]:
+    """``n`` wrong candidates (Gumbel cheap statistics), two clear hits and one near the edge;
+    the full statistic is the cheap one shifted by 0.5, with a residual."""
+    rng = np.random.default_rng(seed)
+    keys = [f"{i:05d}" for i in range(n)]
+    u_cheap = {k: float(v) for k, v in zip(keys, rng.gumbel(4.0, 0.6, n), strict=True)}
+    u_cheap[keys[0]] = 25.0  # hits
+    u_cheap[keys[1]] = 24.0
+    u_cheap[keys[2]] = 9.5  # a candidate near BH's cut
+    truth = {k: v + 0.5 + 0.4 * np.sin(i) for i, (k, v) in enumerate(u_cheap.items())}
+    return keys, u_cheap, truth
+
+
 def test_next_full_promotes_what_could_be_significant_and_only_that():
-    rng = np.random.default_rng(4)
-    keys = [f"{i:04d}" for i in range(300)]
-    u_cheap = {k: float(v) for k, v in zip(keys, rng.gumbel(4.0, 0.6, 300), strict=True)}
-    u_cheap["0000"] = 25.0  # a hit
-    u_cheap["0001"] = 7.8  # a candidate near the significance threshold
-    truth = {k: v + 0.5 + 0.1 * np.sin(i) for i, (k, v) in enumerate(u_cheap.items())}
-    sample = set(calibration_sample(keys[2:], 30, seed=1))
+    keys, u_cheap, truth = _null_library(300, seed=4)
+    sample = set(calibration_sample(keys[3:], 30, seed=1))
     known = {k: truth[k] for k in sample}
     plan = next_full(u_cheap, known, random_sample=sample, metric="cam", alpha=0.01, margin=4.0)
-    assert "0000" in plan.more and "0001" in plan.more
-    assert 0 < len(plan.more) < 40  # most of the library keeps its cheap result
+    assert {"00000", "00001", "00002"} <= set(plan.more)
+    assert len(plan.more) < 20  # most of the library keeps its cheap result
     rest = [k for k in u_cheap if k not in known and k not in plan.more]
     assert all(plan.statistic[k] + plan.calibration.bound < plan.u_sig for k in rest)
     assert plan.gap > 0
+    # the guarantee: every candidate left at its upper bound at once, none is significant
+    upper = {k: plan.statistic[k] + (plan.calibration.bound if k in rest else 0.0) for k in keys}
+    conf = confidence_of_statistic(np.array([upper[k] for k in keys]), metric="cam", alpha=0.01)
+    assert not any(sig for k, sig in zip(keys, conf.significant, strict=True) if k in rest)
+    # a p-value rule (p < alpha) would have sent many more: the cut is BH's, not alpha
     # the random sample depends on the seed and the identities, not on the order
-    assert set(calibration_sample(keys[::-1][:-2], 30, seed=1)) == sample
+    assert set(calibration_sample(keys[::-1][:-3], 30, seed=1)) == sample
+
+
+def test_next_full_promotions_do_not_grow_with_the_library():
+    """Ten times the wrong candidates, about the same promotions (the full stage is bounded by
+    the hits, not by the library's size)."""
+    counts = []
+    for n in (500, 5000):
+        keys, u_cheap, truth = _null_library(n, seed=5)
+        sample = set(calibration_sample(keys[3:], 30, seed=2))
+        known = {k: truth[k] for k in sample}
+        plan = next_full(u_cheap, known, random_sample=sample, metric="cam", alpha=0.01,
+                         margin=4.0)  # fmt: skip
+        assert {"00000", "00001"} <= set(plan.more)
+        counts.append(len(plan.more))
+    assert counts[1] <= 2 * counts[0] + 5, counts
+    # a p-value rule (upper bound at p < alpha) would grow with the library
+    conf = confidence_of_statistic(np.array([plan.statistic[k] for k in keys]), metric="cam")
+    upper = [plan.statistic[k] + plan.calibration.bound for k in keys if k not in known]
+    assert (conf.null.p_value(np.array(upper)) < 0.01).sum() > 5 * counts[1]
 
 
 def test_cheap_config_keeps_map_metrics_and_clustering():
