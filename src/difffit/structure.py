@@ -115,10 +115,8 @@ class Structure:
 
     @property
     def chains(self) -> tuple[str, ...]:
-        seen: dict[str, None] = {}
-        for c in self.chain_ids:
-            seen.setdefault(str(c), None)
-        return tuple(seen)
+        # Python strings (tolist), not NumPy scalars: hashing those is slow for every atom
+        return tuple(dict.fromkeys(str(c) for c in self.chain_ids.tolist()))
 
     @property
     def centre_xyz(self) -> np.ndarray:
@@ -132,8 +130,8 @@ class Structure:
 
     @property
     def n_residues(self) -> int:
-        keys = set(zip(self.chain_ids, self.residue_numbers, self.insertion_codes, strict=True))
-        return len(keys)
+        columns = (self.chain_ids, self.residue_numbers, self.insertion_codes)
+        return len(set(zip(*(c.tolist() for c in columns), strict=True)))
 
     @property
     def mass_da(self) -> float:
