@@ -116,8 +116,14 @@ def test_next_full_promotions_do_not_grow_with_the_library():
 def test_cheap_config_keeps_map_metrics_and_clustering():
     cheap = cheap_fit_config(FAST_FIT)
     assert cheap.prep == FAST_FIT.prep and cheap.quality == FAST_FIT.quality
-    assert cheap.cluster == FAST_FIT.cluster and cheap.search.selection == "ca"
+    assert cheap.cluster.shift_tolerance == FAST_FIT.cluster.shift_tolerance
+    assert cheap.cluster.angle_tolerance_deg == FAST_FIT.cluster.angle_tolerance_deg
+    assert cheap.cluster.sort_by == FAST_FIT.cluster.sort_by and cheap.search.selection == "ca"
     assert cheap.search.n_starts < FAST_FIT.search.n_starts
+    # it keeps its best clusters only (never more than the fit's own limit)
+    assert FAST_FIT.cluster.max_clusters == 0 and cheap.cluster.max_clusters == 5
+    fewer = FAST_FIT.replace(cluster=FAST_FIT.cluster.replace(max_clusters=2))
+    assert cheap_fit_config(fewer).cluster.max_clusters == 2
 
 
 def test_hierarchical_screen_same_answer_resumes_and_records_stages(case, plain, tmp_path):

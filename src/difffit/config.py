@@ -374,6 +374,12 @@ class ClusterConfig(BaseConfig):
         Degrees between orientations for two fits to share a cluster.
     sort_by : str
         Metric that orders fits (the cluster representative is the best by it) and clusters.
+    max_clusters : int
+        Keep only the best this many clusters of each structure (0 = all), chosen by their
+        leaders' metrics on the probe's subsample; only they are measured with the whole probe
+        and ranked, and the fits of the others have ``cluster_rank`` 0. Hits are counted as
+        without the limit. The screen's cheap stage keeps 5 (it ranks a candidate by its best
+        cluster).
     """
 
     shift_tolerance: float = option(
@@ -388,6 +394,7 @@ class ClusterConfig(BaseConfig):
         "correlation", Choice(SORT_METRICS), flag="--sort-by",
         help="metric that ranks fits and clusters (default %(default)s)",
     )  # fmt: skip
+    max_clusters: int = option(0, Integer(minimum=0))
 
 
 @dataclass(frozen=True, kw_only=True)

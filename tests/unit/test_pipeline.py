@@ -10,7 +10,7 @@ import pytest
 from difffit.config import ClusterConfig, FitConfig, QualityConfig, RefineConfig, SearchConfig
 from difffit.density.map import DensityMap
 from difffit.density.prepare import prepare_map
-from difffit.errors import FitError
+from difffit.errors import ConfigError, FitError
 from difffit.fitting.pipeline import (
     SCREEN_ATOMS,
     ClusterRows,
@@ -202,6 +202,25 @@ def test_cluster_fits(case):
     assert np.array_equal(by_score.leaders, [1, 4])
     by_hits = cluster_fits(smap, targets, fits, ClusterConfig(sort_by="hits"))
     assert np.array_equal(by_hits.leaders, by_score.leaders)  # single fits: by score
+
+
+def test_cluster_fits_keeps_the_best_max_clusters(case):
+    _, _, _, smap, targets, q_true, t_true = case
+    q, t = _two_groups(q_true, t_true)
+    fits = _fits(q, t, corr=[0.5, 0.2, 0.9, 0.1, 0.7], score=[1, 9, 2, 3, 4])
+    every = cluster_fits(smap, targets, fits, ClusterConfig(sort_by="correlation"))
+    one = cluster_fits(smap, targets, fits, ClusterConfig(sort_by="correlation", max_clusters=1))
+    assert len(every) == 2 and len(one) == 1
+    assert np.array_equal(one.leaders, every.leaders[:1]) and np.array_equal(one.sizes, [3])
+    assert [m.tolist() for m in one.members] == [[0, 2, 4]]
+    for k in METRICS:  # the kept leader is measured as without the limit
+        assert one.metrics[k][0] == every.metrics[k][0]
+    # the fits of a dropped cluster belong to no cluster of the ranking
+    rows = refine_clusters(smap, targets, one, refine=RefineConfig(n_clusters=0),
+                           cluster=ClusterConfig(sort_by="correlation"))  # fmt: skip
+    assert rank_clusters([rows], 5, "correlation").cluster_rank.tolist() == [1, 0, 1, 0, 1]
+    with pytest.raises(ConfigError):
+        ClusterConfig(max_clusters=-1)
 
 
 def test_cluster_fits_reads_only_its_structure(case):

@@ -664,7 +664,8 @@ def cluster_fits(
 ) -> StructureClusters:
     """Stage 5: leader clustering (:func:`~difffit.clustering.cluster_poses`) of the fits of
     ``targets``' structure, visited best first by ``cluster.sort_by``; the leaders' exact
-    metrics."""
+    metrics. With ``cluster.max_clusters``, only the first that many clusters are kept (and
+    measured)."""
     idx = np.flatnonzero(fits.structure_index == targets.index)
     metrics = {k: v[idx] for k, v in fits.metrics.items()}
     key = sort_key(cluster.sort_by, score=fits.score[idx], metrics=metrics)
@@ -673,21 +674,23 @@ def cluster_fits(
         shift_tolerance=cluster.shift_tolerance,
         angle_tolerance_deg=cluster.angle_tolerance_deg,
     )  # fmt: skip
-    members = tuple(idx[cl.labels[idx] == c] for c in range(len(cl.leaders)))
-    q = fits.quat_wxyz[cl.leaders].copy()
-    t = fits.centre_xyz[cl.leaders].copy()
+    n_kept = len(cl.leaders) if cluster.max_clusters == 0 else cluster.max_clusters
+    leaders, sizes = cl.leaders[:n_kept], cl.sizes[:n_kept]
+    members = tuple(idx[cl.labels[idx] == c] for c in range(len(leaders)))
+    q = fits.quat_wxyz[leaders].copy()
+    t = fits.centre_xyz[leaders].copy()
     exact = quality_metrics(
         search_map.source, search_map.level, targets.all_xyz, targets.probe, quat_to_matrix(q), t,
         background=search_map.background,
     )  # fmt: skip
     return StructureClusters(
         structure_index=targets.index,
-        leaders=cl.leaders,
+        leaders=leaders,
         members=members,
-        sizes=cl.sizes,
+        sizes=sizes,
         quat_wxyz=q,
         centre_xyz=t,
-        score=fits.score[cl.leaders],
+        score=fits.score[leaders],
         metrics={k: exact[k] for k in METRICS},
     )
 
