@@ -113,3 +113,17 @@ def test_cpu_path_does_not_import_torch():
     out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
                          capture_output=True, text=True, check=True)  # fmt: skip
     assert out.stdout.strip() == "False"
+
+
+def test_nearest_points_is_the_exhaustive_nearest_first_on_ties(rng):
+    from scipy.spatial import cKDTree
+
+    pts = rng.uniform(-20, 20, (500, 3))
+    qs = rng.uniform(-25, 25, (7, 3))
+    assert np.array_equal(K.nearest_points(pts, qs), cKDTree(pts).query(qs)[1])
+    assert np.array_equal(K.nearest_points(qs, pts), cKDTree(qs).query(pts)[1])
+    # equally near: the first point
+    grid = np.array([[0.0, 0, 0], [2, 0, 0], [1, 5, 0]])
+    assert K.nearest_points(grid, np.array([[1.0, 0, 0]])).tolist() == [0]
+    with pytest.raises(ValueError):
+        K.nearest_points(np.empty((0, 3)), qs)

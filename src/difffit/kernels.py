@@ -25,6 +25,7 @@ from numba import njit, prange
 __all__ = [
     "atom_stats",
     "corr_stats",
+    "nearest_points",
     "sample_points",
     "score_and_grad",
     "set_num_threads",
@@ -222,6 +223,18 @@ def _nb_sample_points(vol, ijk, outside, out):  # pragma: no cover - compiled
         out[a] = _trilinear(vol, fi, fj, fk) if _inside(fi, fj, fk, nx, ny, nz) else outside
 
 
+@njit(cache=True)  # no fastmath: exact distances, the same choice on every CPU
+def _nb_nearest(points, queries, out):  # pragma: no cover - compiled
+    for i in range(queries.shape[0]):
+        x, y, z = queries[i, 0], queries[i, 1], queries[i, 2]
+        best, k_best = np.inf, 0
+        for k in range(points.shape[0]):
+            d = (points[k, 0] - x) ** 2 + (points[k, 1] - y) ** 2 + (points[k, 2] - z) ** 2
+            if d < best:
+                best, k_best = d, k
+        out[i] = k_best
+
+
 @njit(cache=True, fastmath=_FASTMATH, parallel=True)
 def _nb_score_grad(
     vol, xyz, rot, shift, origin, inv_vs, outside, val, g_t, g_r
@@ -279,6 +292,19 @@ def sample_points(volume: np.ndarray, ijk: np.ndarray, outside: float = 0.0) -> 
     pts = np.ascontiguousarray(ijk, dtype=vol.dtype)
     out = np.empty(len(pts), dtype=vol.dtype)
     _nb_sample_points(vol, pts, vol.dtype.type(outside), out)
+    return out
+
+
+def nearest_points(points: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Index into ``points`` (m, 3) of the nearest one to each of ``queries`` (n, 3); the
+    first of equally near points. Exhaustive (m × n distances): for few points or few queries
+    (a k-d tree is the better choice when both are many)."""
+    pts = np.ascontiguousarray(points, dtype=np.float64).reshape(-1, 3)
+    qs = np.ascontiguousarray(queries, dtype=np.float64).reshape(-1, 3)
+    if len(pts) == 0:
+        raise ValueError("no points to choose the nearest from")
+    out = np.empty(len(qs), dtype=np.int64)
+    _nb_nearest(pts, qs, out)
     return out
 
 

@@ -6,6 +6,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from difffit.geometry import quat_multiply, random_quaternions, uniform_quaternions
+from difffit.kernels import nearest_points
 
 __all__ = ["make_starts", "spread_positions"]
 
@@ -40,12 +41,19 @@ def spread_positions(
         d2 = np.minimum(d2, ((pts_fit - c) ** 2).sum(axis=1))
     cen = np.array(centres)
     for _ in range(n_iter):
-        lab = cKDTree(cen).query(pts_fit)[1]
-        for k in range(n):
-            sel = pts_fit[lab == k]
-            if len(sel):
-                cen[k] = sel.mean(axis=0)
-    return pts[cKDTree(pts).query(cen)[1]]
+        lab = _nearest(cen, pts_fit)
+        count = np.bincount(lab, minlength=n)
+        full = count > 0
+        for j in range(3):
+            cen[full, j] = np.bincount(lab, weights=pts_fit[:, j], minlength=n)[full] / count[full]
+    return pts[_nearest(pts, cen)]
+
+
+def _nearest(points: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Index into ``points`` of the nearest point to each of ``queries``."""
+    if len(points) > 64 and len(queries) > 64:  # a tree pays off only when both are many
+        return cKDTree(points).query(queries)[1]
+    return nearest_points(points, queries)
 
 
 def make_starts(
