@@ -192,3 +192,19 @@ def test_any_coordinates_survive_write_then_read(xyz, chain, first_residue, icod
     with tempfile.TemporaryDirectory() as tmp:
         back = read_structure(write_structure(st, Path(tmp) / f"p{suffix}"))
     same_atoms(st, back)
+
+
+@given(
+    hs.lists(
+        hs.text(alphabet=" \t\r-+.eE0123456789xn", max_size=8)
+        | hs.from_regex(r"\s*[-+]?\d{1,4}\.\d{0,3}\s*", fullmatch=True),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_a_column_of_coordinates_is_checked_as_each_field_is(fields):
+    from difffit.io.structures import _NUMBER, _NUMBERS
+
+    fields = [f for f in fields if "\n" not in f]
+    each = all(_NUMBER.match(f) for f in fields)
+    assert bool(_NUMBERS.fullmatch("".join(f + "\n" for f in fields))) == each

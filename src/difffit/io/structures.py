@@ -65,6 +65,8 @@ STRUCTURE_SUFFIXES = (".pdb", ".ent", ".cif", ".mmcif", ".pdbx")
 MAX_COORDINATE = 1.0e6
 _NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
 _EXPONENT = re.compile(r"[eE]")
+#: :data:`_NUMBER` for a whole column: fields each followed by a newline (none holds one)
+_NUMBERS = re.compile(r"(?:[^\S\n]*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?[^\S\n]*\n)*")
 
 
 def structure_format(path: str | os.PathLike[str]) -> str:
@@ -239,9 +241,10 @@ def _scan_pdb_records_fast(text: str) -> bool | set[tuple[str, int | None, str, 
     atoms = [ln for ln in head.split("\n") if ln.startswith(("ATOM  ", "HETATM"))]
     for lo, hi in ((30, 38), (38, 46), (46, 54)):
         field = [ln[lo:hi] for ln in atoms]
-        if not all(map(_NUMBER.match, field)):
+        column = "".join([f + "\n" for f in field])  # one match for the column, not per record
+        if not _NUMBERS.fullmatch(column):
             return None
-        if any(map(_EXPONENT.search, field)) and not all(math.isfinite(float(f)) for f in field):
+        if _EXPONENT.search(column) and not all(math.isfinite(float(f)) for f in field):
             return None
     missing = [ln for ln in atoms if not ln[76:78].strip()]
     if not missing:
