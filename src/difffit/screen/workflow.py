@@ -403,6 +403,7 @@ def _hierarchical(
     rounds, plan, n_fitted_full = 0, None, 0
     while True:
         run_now = [by_sha[k] for k in ranked_cheap if k in want and k not in full]
+        run_now.sort(key=lambda e: (-e.nbytes, e.name))  # largest first: a short tail
         if run_now:
             rounds += 1
             log.info("hierarchical screen, round %d: the full search for %d candidates",
