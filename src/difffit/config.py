@@ -396,6 +396,14 @@ class ClusterConfig(BaseConfig):
     )  # fmt: skip
     max_clusters: int = option(0, Integer(minimum=0))
 
+    def to_dict(self) -> dict[str, Any]:
+        """The options as plain data; ``max_clusters`` only when set (added later: manifests
+        and run identities without it stay as they were, and their runs resume)."""
+        d = asdict(self)
+        if self.max_clusters == 0:
+            del d["max_clusters"]
+        return d
+
 
 @dataclass(frozen=True, kw_only=True)
 class RefineConfig(BaseConfig):
@@ -478,10 +486,11 @@ class FitConfig(BaseConfig):
 
     def to_dict(self) -> dict[str, Any]:
         """The options as plain data; ``symmetry`` only when it is on (the manifests of runs
-        without symmetry stay as they were)."""
+        without symmetry stay as they were), ``cluster.max_clusters`` only when set."""
         d = asdict(self)
         if not self.symmetry.enabled:
             del d["symmetry"]
+        d["cluster"] = self.cluster.to_dict()
         return d
 
     @classmethod

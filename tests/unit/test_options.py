@@ -311,3 +311,13 @@ def test_renamed_error_names_the_flag():
         str(other.renamed("--screen-steps"))
         == "--screen-steps: oversample > 1 needs screen_steps > 0"
     )
+
+
+def test_max_clusters_is_written_only_when_set():
+    # added after runs were written: their manifests and screen identities must not change
+    d = FitConfig().to_dict()
+    assert "max_clusters" not in d["cluster"] and "max_clusters" not in ClusterConfig().to_dict()
+    assert FitConfig.from_dict(d) == FitConfig()
+    five = FitConfig(cluster=ClusterConfig(max_clusters=5))
+    assert five.to_dict()["cluster"]["max_clusters"] == 5
+    assert FitConfig.from_dict(five.to_dict()) == five
