@@ -141,9 +141,12 @@ class CandidateBar:
 
 def run(args: argparse.Namespace) -> int:
     from difffit.io import read_map
+    from difffit.memory import fix_mmap_threshold
     from difffit.screen import ScreenConfig, find_library, screen, write_screen_report
     from difffit.screen.confidence import MIN_LIBRARY
 
+    # this process reads every candidate: large freed blocks go back at once (difffit.memory)
+    fix_mmap_threshold()
     config = config_from_args(ScreenConfig, args)
     n_models = models_from_args(args)
     validate.integer("--workers", args.workers, minimum=1)
