@@ -10,20 +10,29 @@ import pytest
 from difffit.memory import fix_mmap_threshold
 
 _PROBE = """
-import numpy as np
+import ctypes
 from difffit.memory import fix_mmap_threshold
 if {fixed}:
     assert fix_mmap_threshold()
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
 def rss():
     for line in open("/proc/self/status"):
         if line.startswith("VmRSS"):
             return int(line.split()[1])
+def block(n):
+    p = libc.malloc(n)
+    ctypes.memset(p, 1, n)  # touched: resident
+    return p
+libc.free(block(30_000_000))  # a large block freed: glibc raises its threshold to its size
 base = rss()
 keep = []
-for i in range(20):  # large blocks freed one after the other, small ones kept between them
-    big = np.ones(3_700_000 - 10_000 * i)
-    keep.append(np.ones(100))
-    del big
+for i in range(10):  # a reader's pattern: a large block, a smaller one kept, the large freed
+    big = block(29_000_000 - 100_000 * i)
+    keep.append(block(1_000_000))  # larger than any free chunk: on top of the heap
+    libc.free(big)
 print(rss() - base)
 """
 
