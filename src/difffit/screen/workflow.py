@@ -202,8 +202,7 @@ def screen(
         finished = {k: r for k, r in previous.items() if r.status in FINAL_STATUSES}
         del previous
         todo = [e for e in entries if e.sha256 not in finished]
-        # biggest files first: the longest fits start early, the last ones are short
-        todo.sort(key=lambda e: (-e.nbytes, e.name))
+        todo.sort(key=_largest_first)
         total = len(entries)
         done_count = len(finished)
         counts_now: dict[str, int] = {}
@@ -382,7 +381,7 @@ def _hierarchical(
         e for e in entries
         if e.sha256 not in cheap and (e.sha256 not in finished or finished[e.sha256].status == "done")
     ]  # fmt: skip
-    todo.sort(key=lambda e: (-e.nbytes, e.name))
+    todo.sort(key=_largest_first)
     tasks = _fit_tasks(todo, seed, config, footprint_volume, box_volume, keep_refused)
     for rec in runner.run(tasks, cheap_cfg, batch=CHEAP_BATCH):
         keep_cheap(rec)
@@ -402,8 +401,7 @@ def _hierarchical(
     t1 = time.perf_counter()
     rounds, plan, n_fitted_full = 0, None, 0
     while True:
-        run_now = [by_sha[k] for k in ranked_cheap if k in want and k not in full]
-        run_now.sort(key=lambda e: (-e.nbytes, e.name))  # largest first: a short tail
+        run_now = sorted((by_sha[k] for k in want if k not in full), key=_largest_first)
         if run_now:
             rounds += 1
             log.info("hierarchical screen, round %d: the full search for %d candidates",
@@ -494,6 +492,12 @@ def _check_screen_args(
     if len(set(shas)) != len(shas):
         raise ConfigError("the library lists the same file content twice (use find_library)")
     return config, entries
+
+
+def _largest_first(entry: LibraryEntry) -> tuple[int, str]:
+    """Sort key of the fits of a stage: biggest files first, so that the longest fits start
+    early and the stage's tail is short."""
+    return (-entry.nbytes, entry.name)
 
 
 def _fit_tasks(
